@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Benchmarks dtbus pub/sub against mosquitto_pub/mosquitto_sub on the same machine and broker,
+# measured in the same run (see bench/README.md). Starts its own mosquitto on a free port.
+#
+#   bench/pubsub.sh [BIN_DIR]      # default: build-release/bin (configure with -DCMAKE_BUILD_TYPE=Release)
+#   N=200000 SUB_N=100000 RSS_N=1000000 RUNS=50 REPEAT=3 bench/pubsub.sh
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+BIN=${1:-${DTBUS_BIN_DIR:-$here/../build-release/bin}}
+N=${N:-200000}          # lines for the pub throughput runs
+SUB_N=${SUB_N:-100000}  # messages for the sub end-to-end runs
+RSS_N=${RSS_N:-1000000} # messages streamed for the peak RSS figures
+RUNS=${RUNS:-50}        # single `pub -m` processes
+REPEAT=${REPEAT:-3}     # each throughput figure is the best of REPEAT runs
+DTBUS_PUB="$BIN/dtbus-pub"
+DTBUS_SUB="$BIN/dtbus-sub"
+for tool in "$DTBUS_PUB" "$DTBUS_SUB" mosquitto mosquitto_pub mosquitto_sub python3; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+broker_pid=""
+cleanup() {
+  [[ -n $broker_pid ]] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/mosquitto.conf" <<EOF
+listener $port 127.0.0.1
+allow_anonymous true
+max_queued_messages 0
+log_dest file $work/mosquitto.log
+log_type error
+log_type warning
+log_type subscribe
+EOF
+mosquitto -c "$work/mosquitto.conf" &
+broker_pid=$!
+for _ in $(seq 100); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.1)" 2>/dev/null && break
+  sleep 0.05
+done
+H=(-h 127.0.0.1 -p "$port")
+D=(-H 127.0.0.1 -p "$port" --no-color)
+
+# Inputs: JSON lines like real tracker events (worst case for dtbus: every payload is parsed).
+python3 - "$work" "$N" "$SUB_N" "$RSS_N" <<'PY'
+import sys
+work, n, sub_n, rss_n = sys.argv[1], *map(int, sys.argv[2:])
+for name, count in (("lines", n), ("sub", sub_n), ("rss", rss_n)):
+    with open(f"{work}/{name}.txt", "w") as f:
+        for i in range(count):
+            f.write(f'{{"seq":{i},"kind":"meter_reading","value":{i * 7 % 1000},"unit":"kWh"}}\n')
+PY
+
+now() { python3 -c 'import time; print(time.monotonic())'; }
+elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
+best() { printf '%s\n' "$@" | sort -g | head -1; }
+
+# time_cmd CMD... — wall seconds of one run (stdin from the caller)
+time_cmd() {
+  local t0 t1
+  t0=$(now)
+  "$@" >/dev/null
+  t1=$(now)
+  elapsed "$t0" "$t1"
+}
+
+# wait_subscribed FILTER COUNT — until the broker logged COUNT subscriptions to FILTER
+wait_subscribed() {
+  for _ in $(seq 200); do
+    (($(grep -c " $1\$" "$work/mosquitto.log" || true) >= $2)) && return 0
+    sleep 0.02
+  done
+  echo "bench: no subscription to $1" >&2
+  return 1
+}
+
+rows=()
+row() { rows+=("$(printf '%-44s %12s %12s %8s %8s %s' "$@")"); }
+ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
+
+echo "bench: broker 127.0.0.1:$port, N=$N SUB_N=$SUB_N RSS_N=$RSS_N, best of $REPEAT" >&2
+
+# 1-2. pub -l throughput
+mq0=() dq0=() dq1=()
+for _ in $(seq "$REPEAT"); do
+  mq0+=("$(time_cmd mosquitto_pub "${H[@]}" -t bench/pub -l -q 0 <"$work/lines.txt")")
+  dq0+=("$(time_cmd "$DTBUS_PUB" "${D[@]}" -t bench/pub -l -q 0 <"$work/lines.txt")")
+  dq1+=("$(time_cmd "$DTBUS_PUB" "${D[@]}" -t bench/pub -l -q 1 <"$work/lines.txt")")
+done
+m=$(best "${mq0[@]}") d0=$(best "${dq0[@]}") d1=$(best "${dq1[@]}")
+rate() { python3 -c "print(f'{$N / $1:.0f}')"; }
+row "pub -l QoS0 (msg/s)" "$(rate "$m")" "$(rate "$d0")" "$(ratio "$m" "$d0")" ">=1.0x" "vs mosquitto_pub -l QoS0"
+row "pub -l QoS1, all acked (msg/s)" "$(rate "$m")" "$(rate "$d1")" "$(ratio "$m" "$d1")" ">=0.8x" "vs mosquitto_pub -l QoS0"
+
+# 3. sub end to end: subscriber started, SUB_N messages published, time until it has them all
+sub_e2e() { # topic CMD... — prints seconds from the first publish to the subscriber's exit
+  local topic=$1 pid t0 t1 before
+  shift
+  before=$(grep -c " $topic\$" "$work/mosquitto.log" || true)
+  "$@" >"$work/sub.out" &
+  pid=$!
+  wait_subscribed "$topic" $((before + 1))
+  t0=$(now)
+  mosquitto_pub "${H[@]}" -t "$topic" -l -q 0 <"$work/sub.txt"
+  wait "$pid"
+  t1=$(now)
+  local got
+  got=$(wc -l <"$work/sub.out")
+  [[ $got == "$SUB_N" ]] || echo "bench: subscriber got $got of $SUB_N" >&2
+  elapsed "$t0" "$t1"
+}
+ms=() ds=()
+for _ in $(seq "$REPEAT"); do
+  ms+=("$(sub_e2e bench/sub mosquitto_sub "${H[@]}" -t bench/sub -C "$SUB_N" -F %j)")
+  ds+=("$(sub_e2e bench/sub "$DTBUS_SUB" "${D[@]}" -t bench/sub -C "$SUB_N" -o json)")
+done
+m=$(best "${ms[@]}") d=$(best "${ds[@]}")
+row "sub -o json, $SUB_N msgs end to end (s)" "$m" "$d" "$(ratio "$m" "$d")" ">=1.0x" "vs mosquitto_sub -F %j"
+
+# 4. single pub -m process
+loop_m() {
+  local t0 t1
+  t0=$(now)
+  for _ in $(seq "$RUNS"); do "$@" >/dev/null; done
+  t1=$(now)
+  python3 -c "print(f'{($t1 - $t0) / $RUNS * 1000:.1f}')"
+}
+m=$(loop_m mosquitto_pub "${H[@]}" -t bench/m -m hello -q 1)
+d=$(loop_m "$DTBUS_PUB" "${D[@]}" -t bench/m -m hello -q 1)
+row "single pub -m QoS1, mean of $RUNS (ms)" "$m" "$d" "$(python3 -c "print(f'{$d / $m:.2f}x')")" "<=1.5x" "wall time vs mosquitto_pub -m"
+
+# 5. peak RSS streaming RSS_N messages through pub -l (QoS1) and sub
+peak_rss() { # PID — polls VmHWM (KiB) until the process ends, prints the last value
+  local pid=$1 hwm=0 v
+  while kill -0 "$pid" 2>/dev/null; do
+    v=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    [[ -n $v ]] && hwm=$v
+    sleep 0.05
+  done
+  echo "$hwm"
+}
+before=$(grep -c " bench/rss\$" "$work/mosquitto.log" || true)
+"$DTBUS_SUB" "${D[@]}" -t bench/rss -q 1 -C "$RSS_N" -o json >/dev/null &
+sub_pid=$!
+wait_subscribed bench/rss $((before + 1))
+"$DTBUS_PUB" "${D[@]}" -t bench/rss -l -q 1 <"$work/rss.txt" &
+pub_pid=$!
+sub_kib_file=$work/sub.kib
+(peak_rss "$sub_pid" >"$sub_kib_file") &
+pub_kib=$(peak_rss "$pub_pid")
+wait "$pub_pid" || echo "bench: pub failed" >&2
+wait
+sub_kib=$(cat "$sub_kib_file")
+mib() { python3 -c "print(f'{$1 / 1024:.1f}')"; }
+row "peak RSS pub -l QoS1, $RSS_N msgs (MiB)" "-" "$(mib "$pub_kib")" "-" "<=32" "VmHWM"
+row "peak RSS sub -o json, $RSS_N msgs (MiB)" "-" "$(mib "$sub_kib")" "-" "<=32" "VmHWM"
+
+printf '%-44s %12s %12s %8s %8s %s\n' "benchmark" "mosquitto" "dtbus" "ratio" "target" "note"
+printf '%s\n' "${rows[@]}"
+echo "machine: $(uname -srm), $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%Y-%m-%dT%H:%MZ)"

@@ -1,0 +1,180 @@
+#include <mosquitto.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "dtbus/cli.hpp"
+#include "dtbus/docs.hpp"
+#include "dtbus/error.hpp"
+#include "dtbus/output.hpp"
+#include "dtbus/version.hpp"
+
+namespace dtbus::cli {
+namespace {
+
+constexpr const char* kGlobalGroup = "Global options";
+
+std::string version_text(const std::string& program) {
+  int major = 0, minor = 0, revision = 0;
+  mosquitto_lib_version(&major, &minor, &revision);
+  return program + " " + dtbus::version + " (libmosquitto " + std::to_string(major) + "." +
+         std::to_string(minor) + "." + std::to_string(revision) + ")";
+}
+
+void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::string>& formats) {
+  app.add_option("-c,--config", g.config_file, "Config file (else $DTBUS_CONFIG, ./config/brokers.yaml, ...)")
+      ->type_name("FILE")
+      ->group(kGlobalGroup);
+  app.add_option("-b,--broker", g.broker, "Broker entry in the config (default: default_broker)")
+      ->type_name("NAME")
+      ->group(kGlobalGroup);
+  auto* output = app.add_option("-o,--output", g.output, "Output format")->type_name("FMT")->group(kGlobalGroup);
+  if (!formats.empty()) output->check(CLI::IsMember(formats));
+  app.add_flag("-v,--verbose", g.verbosity, "More log output on stderr (repeatable)")->group(kGlobalGroup);
+  app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr")->group(kGlobalGroup);
+  app.add_flag("--no-color", g.no_color, "No colour (also when NO_COLOR is set or not a TTY)")->group(kGlobalGroup);
+  app.add_option("-H,--host", g.host, "Broker host (overrides the config)")->type_name("HOST")->group(kGlobalGroup);
+  app.add_option("-p,--port", g.port, "Broker port")->type_name("N")->check(CLI::Range(1, 65535))->group(kGlobalGroup);
+  app.add_option("--url", g.url, "mqtt://[user@]host[:port] or mqtts://...")->type_name("URL")->group(kGlobalGroup);
+  app.add_option("-u,--username", g.username, "Username")->type_name("U")->group(kGlobalGroup);
+  app.add_option("--password-file", g.password_file, "Read the password from a file")->type_name("FILE")->group(kGlobalGroup);
+  app.add_option("-P,--password", g.password, "Password (prefer --password-file or MQTT_PASSWORD)")
+      ->type_name("P")
+      ->group(kGlobalGroup);
+  app.add_option("-i,--client-id", g.client_id, "Client id (default dtbus-<command>-<host>-<pid>)")
+      ->type_name("ID")
+      ->group(kGlobalGroup);
+  app.add_flag("--tls", g.tls, "Use TLS")->group(kGlobalGroup);
+  app.add_option("--cafile", g.cafile, "CA certificates for TLS")->type_name("FILE")->group(kGlobalGroup);
+  app.add_option("--cert", g.cert, "Client certificate")->type_name("FILE")->group(kGlobalGroup);
+  app.add_option("--key", g.key, "Client private key")->type_name("FILE")->group(kGlobalGroup);
+  app.add_flag("--insecure", g.insecure, "Do not verify the server certificate")->group(kGlobalGroup);
+  app.add_option("-V,--protocol", g.protocol, "MQTT version: 5 or 311 (default 5)")
+      ->type_name("5|311")
+      ->check(CLI::IsMember({5, 311}))
+      ->group(kGlobalGroup);
+  app.add_option("-k,--keepalive", g.keepalive, "Keepalive in seconds (default 60)")
+      ->type_name("S")
+      ->check(CLI::Range(0, 65535))
+      ->group(kGlobalGroup);
+  app.add_option("--connect-timeout", g.connect_timeout, "Connect timeout in seconds (default 10)")
+      ->type_name("S")
+      ->check(CLI::PositiveNumber)
+      ->group(kGlobalGroup);
+  app.add_flag("--no-prefix", g.no_prefix, "Do not prepend the broker's topic_prefix")->group(kGlobalGroup);
+}
+
+void setup_logging(const std::string& command, const GlobalOptions& g) {
+  auto mode = g.color_stderr() ? spdlog::color_mode::always : spdlog::color_mode::never;
+  auto logger = std::make_shared<spdlog::logger>(
+      "dtbus", std::make_shared<spdlog::sinks::stderr_color_sink_mt>(mode));
+  logger->set_pattern("dtbus " + command + ": %^%l%$: %v");
+  spdlog::level::level_enum level = spdlog::level::warn;
+  if (g.quiet) level = spdlog::level::err;
+  if (g.verbosity == 1) level = spdlog::level::info;
+  if (g.verbosity == 2) level = spdlog::level::debug;
+  if (g.verbosity >= 3) level = spdlog::level::trace;
+  logger->set_level(level);
+  spdlog::set_default_logger(logger);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+bool GlobalOptions::color_stdout() const { return output::use_color(stdout, no_color); }
+bool GlobalOptions::color_stderr() const { return output::use_color(stderr, no_color); }
+
+const std::vector<std::string>& global_options_with_value() {
+  static const std::vector<std::string> names = {
+      "-c", "--config", "-b", "--broker", "-o", "--output", "-H", "--host", "-p", "--port",
+      "--url", "-u", "--username", "--password-file", "-P", "--password", "-i", "--client-id",
+      "--cafile", "--cert", "--key", "-V", "--protocol", "-k", "--keepalive", "--connect-timeout"};
+  return names;
+}
+
+const std::vector<std::string>& global_flags() {
+  static const std::vector<std::string> names = {"-v", "--verbose", "-q", "--quiet", "--no-color",
+                                                 "--tls", "--insecure", "--no-prefix"};
+  return names;
+}
+
+void print_error(const std::string& command, const std::string& message) {
+  std::string line = (command.empty() ? std::string("dtbus: ") : "dtbus " + command + ": ") +
+                     output::paint("error", output::Color::red, output::use_color(stderr, false)) + ": " +
+                     message + "\n";
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+}
+
+Command::Command(std::string name, std::string summary, std::vector<std::string> output_formats)
+    : name_(std::move(name)),
+      summary_(std::move(summary)),
+      output_formats_(std::move(output_formats)),
+      app_(summary_, "dtbus-" + name_) {
+  app_.set_version_flag("--version", version_text("dtbus-" + name_));
+  app_.get_formatter()->column_width(34);
+  add_global_options(app_, globals_, output_formats_);
+}
+
+std::string Command::output() const {
+  if (!globals_.output.empty()) return globals_.output;
+  return output_formats_.empty() ? std::string() : output_formats_.front();
+}
+
+int Command::run(int argc, char** argv, const std::function<int()>& action) {
+  // Writes to a closed pipe must fail with EPIPE (handled quietly), not kill us mid-line.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Hidden documentation hooks, checked before parsing so required options don't interfere.
+  if (argc >= 2 && std::string(argv[1]) == "--dtbus-spec") {
+    std::cout << docs::describe(app_).dump(2) << "\n";
+    return 0;
+  }
+  if (argc >= 2 && std::string(argv[1]) == "--dtbus-man") {
+    std::string extra = argc >= 3 ? read_file(argv[2]) : std::string();
+    std::cout << docs::man_page(app_, "dtbus-" + name_, summary_, extra);
+    return 0;
+  }
+  try {
+    app_.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app_.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app_.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app_.exit(e);
+  } catch (const CLI::ParseError& e) {
+    print_error(name_, std::string(e.what()) + " (see 'dtbus " + name_ + " --help')");
+    return static_cast<int>(ExitCode::usage);
+  }
+  setup_logging(name_, globals_);
+  if (globals_.password) {
+    spdlog::warn("a password on the command line is visible to other users (ps); prefer --password-file or MQTT_PASSWORD");
+  }
+  try {
+    return action();
+  } catch (const Error& e) {
+    print_error(name_, e.what());
+    return e.exit_status();
+  } catch (const CLI::ParseError& e) {
+    print_error(name_, e.what());
+    return static_cast<int>(ExitCode::usage);
+  } catch (const std::exception& e) {
+    print_error(name_, e.what());
+    return static_cast<int>(ExitCode::runtime);
+  }
+}
+
+}  // namespace dtbus::cli

@@ -1,0 +1,659 @@
+// brokers.yaml parsing and validation (SPEC §3): every problem in one pass, with file:line:column.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <tuple>
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/paths.hpp"
+#include "dtbus/config.hpp"
+#include "dtbus/topic.hpp"
+
+namespace dtbus::config {
+
+std::string Diagnostic::format() const {
+  std::string out;
+  if (!where.file.empty()) {
+    out = where.file;
+    if (where.line > 0) out += ":" + std::to_string(where.line);
+    if (where.line > 0 && where.column > 0) out += ":" + std::to_string(where.column);
+    out += ": ";
+  }
+  out += severity == Severity::error ? "error: " : "warning: ";
+  if (!path.empty()) out += path + ": ";
+  return out + message;
+}
+
+bool LoadResult::ok() const { return errors().empty(); }
+
+std::vector<Diagnostic> LoadResult::errors() const {
+  std::vector<Diagnostic> out;
+  for (const auto& d : diagnostics) {
+    if (d.severity == Diagnostic::Severity::error) out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<Diagnostic> LoadResult::warnings() const {
+  std::vector<Diagnostic> out;
+  for (const auto& d : diagnostics) {
+    if (d.severity == Diagnostic::Severity::warning) out.push_back(d);
+  }
+  return out;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using Severity = Diagnostic::Severity;
+
+// Quotes a user value for a message (never used for secrets).
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string join_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+std::string describe(const YAML::Node& node) {
+  if (node.IsMap()) return "a mapping";
+  if (node.IsSequence()) return "a sequence";
+  return "a scalar";
+}
+
+std::optional<long long> parse_integer(std::string_view text) {
+  if (text.starts_with('+')) text.remove_prefix(1);
+  long long value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> parse_number(std::string_view text) {
+  if (text.starts_with('+')) text.remove_prefix(1);
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  if (!std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+std::optional<bool> parse_bool(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "true" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "no" || lower == "off") return false;
+  return std::nullopt;
+}
+
+std::optional<std::string> file_problem(const std::string& path) {
+  std::error_code ec;
+  auto status = fs::status(path, ec);
+  if (!fs::exists(status)) return "file not found: " + path;
+  if (fs::is_directory(status)) return "is a directory, not a file: " + path;
+  if (::access(path.c_str(), R_OK) != 0) {
+    return "file not readable: " + path + " (" + std::strerror(errno) + ")";
+  }
+  return std::nullopt;
+}
+
+// One key/value of a mapping as the walker hands it to a field handler.
+struct Field {
+  std::string key;
+  std::string path;  // e.g. brokers.mqtt_local.config.port
+  Location key_at;
+  Location value_at;  // the key's location when the value is empty
+  YAML::Node value;
+};
+
+using Handlers = std::vector<std::pair<std::string, std::function<void(const Field&)>>>;
+using Fields = std::map<std::string, Field>;  // what a walk found, by key
+
+const std::vector<std::string> kEnvelopes = {"none", "dt", "tracker"};
+const std::vector<std::string> kAuthMethods = {"client_secret_basic", "client_secret_post"};
+const std::vector<std::string> kTokenFields = {"password", "username"};
+
+class Loader {
+ public:
+  Loader(std::string file, std::string base_dir, const LoadOptions& options)
+      : file_(std::move(file)),
+        base_dir_(std::move(base_dir)),
+        strict_(options.strict),
+        env_(options.env ? options.env : process_env()) {}
+
+  LoadResult run(std::string_view yaml) {
+    result_.config.file = file_;
+    if (auto root = parse(yaml)) document(*root);
+    finish();
+    return std::move(result_);
+  }
+
+ private:
+  // ---- diagnostics ---------------------------------------------------------
+  void report(Severity severity, std::string path, Location where, std::string message) {
+    result_.diagnostics.push_back(
+        {severity, std::move(path), std::move(where), std::move(message)});
+  }
+  void error(const std::string& path, const Location& where, std::string message) {
+    report(Severity::error, path, where, std::move(message));
+  }
+  void warning(const std::string& path, const Location& where, std::string message) {
+    report(Severity::warning, path, where, std::move(message));
+  }
+
+  Location at(const YAML::Mark& mark) const {
+    if (mark.is_null()) return {file_, 0, 0};
+    return {file_, mark.line + 1, mark.column + 1};
+  }
+
+  // ---- YAML syntax -----------------------------------------------------------
+  std::optional<YAML::Node> parse(std::string_view yaml) {
+    try {
+      return YAML::Load(std::string(yaml));
+    } catch (const YAML::ParserException& e) {
+      // yaml-cpp's tab errors are cryptic and sometimes point at the line before: name the tab.
+      if (auto tab = indentation_tab(yaml, e.mark.line, e.msg.find("tab") != std::string::npos)) {
+        error("", *tab, "tab character used for indentation (YAML requires spaces)");
+      } else {
+        error("", at(e.mark), "YAML syntax error: " + e.msg);
+      }
+    } catch (const YAML::Exception& e) {
+      error("", at(e.mark), "YAML error: " + e.msg);
+    }
+    return std::nullopt;
+  }
+
+  // Where a tab indents the failing line (yaml-cpp sometimes marks the line before); for a tab
+  // error without one there, the nearest tab-indented line above.
+  std::optional<Location> indentation_tab(std::string_view yaml, int fail_line, bool tab_error) {
+    std::vector<int> tab_column;  // per line, -1 = none
+    std::istringstream lines{std::string(yaml)};
+    for (std::string line; std::getline(lines, line);) {
+      size_t tab = line.substr(0, line.find_first_not_of(" \t")).find('\t');
+      tab_column.push_back(tab == std::string::npos ? -1 : static_cast<int>(tab));
+    }
+    auto has_tab = [&](int n) {
+      return n >= 0 && n < static_cast<int>(tab_column.size()) && tab_column[n] >= 0;
+    };
+    auto location = [&](int n) { return Location{file_, n + 1, tab_column[n] + 1}; };
+    if (has_tab(fail_line)) return location(fail_line);
+    if (has_tab(fail_line + 1)) return location(fail_line + 1);
+    for (int n = fail_line - 1; tab_error && n >= 0; --n) {
+      if (has_tab(n)) return location(n);
+    }
+    return std::nullopt;
+  }
+
+  // ---- mapping walker --------------------------------------------------------
+  // The entries of a mapping in document order: duplicate keys reported (the first wins), merge
+  // keys (`<<: *anchor`) folded in under explicit keys, non-string keys rejected.
+  std::vector<Field> entries(const YAML::Node& map, const std::string& path, bool report_dups) {
+    std::vector<Field> out;
+    std::vector<Field> merged;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      Location key_at = at(it->first.Mark());
+      if (!it->first.IsScalar()) {
+        if (report_dups) error(path, key_at, "mapping keys must be strings");
+        continue;
+      }
+      Field field{it->first.Scalar(), join_path(path, it->first.Scalar()), key_at, key_at,
+                  it->second};
+      if (!it->second.IsNull() && !it->second.Mark().is_null())
+        field.value_at = at(it->second.Mark());
+      if (field.key == "<<" && it->first.Tag() == "?") {
+        merge_into(merged, field, path);
+        continue;
+      }
+      auto first =
+          std::find_if(out.begin(), out.end(), [&](auto& f) { return f.key == field.key; });
+      if (first != out.end()) {
+        if (report_dups) {
+          error(field.path, key_at,
+                "duplicate key " + quote(field.key) + " (first defined at line " +
+                    std::to_string(first->key_at.line) + ")");
+        }
+        continue;
+      }
+      out.push_back(std::move(field));
+    }
+    for (auto& field : merged) {
+      auto same = [&](auto& f) { return f.key == field.key; };
+      if (std::none_of(out.begin(), out.end(), same)) out.push_back(std::move(field));
+    }
+    return out;
+  }
+
+  void merge_into(std::vector<Field>& merged, const Field& merge, const std::string& path) {
+    std::vector<YAML::Node> sources;
+    if (merge.value.IsMap()) sources.push_back(merge.value);
+    if (merge.value.IsSequence()) {
+      for (const auto& item : merge.value) sources.push_back(item);
+    }
+    if (sources.empty() ||
+        std::any_of(sources.begin(), sources.end(), [](auto& s) { return !s.IsMap(); })) {
+      error(merge.path, merge.value_at, "merge key expects a mapping or a sequence of mappings");
+      return;
+    }
+    // Earlier sources win over later ones (YAML merge-key semantics).
+    for (const auto& source : sources) {
+      for (auto& field : entries(source, path, false)) {
+        auto same = [&](auto& f) { return f.key == field.key; };
+        if (std::none_of(merged.begin(), merged.end(), same)) merged.push_back(std::move(field));
+      }
+    }
+  }
+
+  // Dispatches each key of `node` (a mapping, or empty) to its handler; unknown keys get a
+  // did-you-mean, `x-` keys are ignored (Compose extension fields, handy for anchors).
+  Fields walk(const YAML::Node& node, const std::string& path, const Location& where,
+              const Handlers& handlers) {
+    Fields seen;
+    if (!node || node.IsNull()) return seen;
+    if (!node.IsMap()) {
+      error(path, where, "expected a mapping, got " + describe(node));
+      return seen;
+    }
+    for (auto& field : entries(node, path, true)) {
+      auto handler = std::find_if(handlers.begin(), handlers.end(),
+                                  [&](auto& h) { return h.first == field.key; });
+      if (handler != handlers.end()) {
+        handler->second(field);
+        seen.emplace(field.key, field);
+      } else if (!field.key.starts_with("x-")) {
+        std::vector<std::string> known;
+        for (const auto& h : handlers) known.push_back(h.first);
+        std::string message = "unknown key";
+        if (auto guess = closest_match(field.key, known)) {
+          message += " (did you mean " + quote(*guess) + "?)";
+        }
+        error(field.path, field.key_at, message);
+      }
+    }
+    return seen;
+  }
+
+  // ---- scalar readers --------------------------------------------------------
+  // The expanded text of a scalar; nullopt when null, empty after expansion, or invalid.
+  std::optional<std::string> text(const Field& f, bool secret = false) {
+    if (!f.value || f.value.IsNull()) return std::nullopt;
+    if (!f.value.IsScalar()) {
+      error(f.path, f.value_at,
+            secret ? "expected string" : "expected string, got " + describe(f.value));
+      return std::nullopt;
+    }
+    Expansion expansion = expand_env(f.value.Scalar(), env_);
+    if (expansion.error) {
+      error(f.path, f.value_at, *expansion.error);
+      return std::nullopt;
+    }
+    for (const auto& name : expansion.unset_without_default) {
+      warning(f.path, f.value_at, "${" + name + "} is not set (no default given)");
+    }
+    if (expansion.value.empty()) return std::nullopt;
+    return std::move(expansion.value);
+  }
+
+  void read(const Field& f, std::string& out, bool secret = false) {
+    if (auto value = text(f, secret)) out = std::move(*value);
+  }
+
+  void read(const Field& f, std::optional<std::string>& out) {
+    if (auto value = text(f)) out = std::move(*value);
+  }
+
+  void read_path(const Field& f, std::string& out) {
+    auto value = text(f);
+    if (!value) return;
+    fs::path path = detail::expand_home(*value, env_);
+    // A "~" left (HOME unknown) is not a relative path to anchor at the file.
+    if (path.is_relative() && !base_dir_.empty() && !value->starts_with('~')) {
+      path = fs::path(base_dir_) / path;
+    }
+    out = path.lexically_normal().string();
+  }
+
+  void read(const Field& f, bool& out) {
+    auto value = text(f);
+    if (!value) return;
+    if (auto parsed = parse_bool(*value)) {
+      out = *parsed;
+    } else {
+      error(f.path, f.value_at, "expected true or false, got " + quote(*value));
+    }
+  }
+
+  void read_int(const Field& f, int& out, long long min, long long max) {
+    auto value = text(f);
+    if (!value) return;
+    auto parsed = parse_integer(*value);
+    if (parsed && *parsed >= min && *parsed <= max) {
+      out = static_cast<int>(*parsed);
+    } else {
+      error(f.path, f.value_at,
+            "expected integer " + std::to_string(min) + ".." + std::to_string(max) + ", got " +
+                quote(*value));
+    }
+  }
+
+  // A number > 0, or >= 0 when zero is allowed.
+  void read_number(const Field& f, double& out, bool allow_zero) {
+    auto value = text(f);
+    if (!value) return;
+    auto parsed = parse_number(*value);
+    if (parsed && (*parsed > 0 || (allow_zero && *parsed == 0))) {
+      out = *parsed;
+    } else {
+      error(f.path, f.value_at,
+            std::string(allow_zero ? "expected a number >= 0" : "expected a number > 0") +
+                ", got " + quote(*value));
+    }
+  }
+
+  void read_choice(const Field& f, std::string& out, const std::vector<std::string>& choices) {
+    auto value = text(f);
+    if (!value) return;
+    if (std::find(choices.begin(), choices.end(), *value) != choices.end()) {
+      out = std::move(*value);
+      return;
+    }
+    std::string list;
+    for (size_t i = 0; i < choices.size(); ++i) {
+      list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+    }
+    std::string message = "expected " + list + ", got " + quote(*value);
+    if (auto guess = closest_match(*value, choices))
+      message += " (did you mean " + quote(*guess) + "?)";
+    error(f.path, f.value_at, message);
+  }
+
+  void require_file(const Field& f, const std::string& path) {
+    if (auto problem = file_problem(path)) error(f.path, f.value_at, *problem);
+  }
+
+  // ---- schema ----------------------------------------------------------------
+  void document(const YAML::Node& root) {
+    Location top{file_, 1, 1};
+    if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
+      error("", at(root.Mark()),
+            "expected a mapping with a brokers: section, got " + describe(root));
+      return;
+    }
+    Config& config = result_.config;
+    auto seen = walk(root, "", top,
+                     {{"brokers", [&](const Field& f) { brokers(f); }},
+                      {"token_providers", [&](const Field& f) { token_providers(f); }},
+                      {"default_broker", [&](const Field& f) { read(f, config.default_broker); }}});
+    if (config.brokers.empty()) {
+      warning("brokers", seen.contains("brokers") ? seen.at("brokers").key_at : top,
+              "no brokers defined");
+    }
+    check_references(seen);
+  }
+
+  void brokers(const Field& section) {
+    if (section.value.IsNull()) return;
+    if (!section.value.IsMap()) {
+      error(section.path, section.value_at,
+            "expected a mapping of broker names, got " + describe(section.value));
+      return;
+    }
+    for (auto& entry : entries(section.value, section.path, true)) broker(entry);
+  }
+
+  void broker(const Field& entry) {
+    BrokerSettings b;
+    b.name = entry.key;
+    b.location = entry.key_at;
+    std::string class_name;
+    std::string type;
+    auto seen = walk(entry.value, entry.path, entry.value_at,
+                     {{"class", [&](const Field& f) { read(f, class_name); }},
+                      {"type", [&](const Field& f) { read_choice(f, type, {"mqtt"}); }},
+                      {"enabled", [&](const Field& f) { read(f, b.enabled); }},
+                      {"config", [&](const Field& f) { broker_config(f, b); }},
+                      {"token_provider", [&](const Field& f) { read(f, b.token_provider); }},
+                      {"envelope", [&](const Field& f) { read_choice(f, b.envelope, kEnvelopes); }},
+                      {"source", [&](const Field& f) { source(f, b.source); }},
+                      {"dlq", [&](const Field& f) { dlq(f, b); }}});
+    b.class_name = class_name.empty() ? type : class_name;
+    if (seen.contains("token_provider") && !b.token_provider.empty()) {
+      references_.push_back({seen.at("token_provider"), b.token_provider});
+    }
+    result_.config.broker_order.push_back(b.name);
+    result_.config.brokers.emplace(b.name, std::move(b));
+  }
+
+  void broker_config(const Field& section, BrokerSettings& b) {
+    std::string host;
+    auto seen = walk(section.value, section.path, section.value_at,
+                     {{"host", [&](const Field& f) { read(f, host); }},
+                      {"port", [&](const Field& f) { read_int(f, b.port, 1, 65535); }},
+                      {"client_id", [&](const Field& f) { read(f, b.client_id); }},
+                      {"username", [&](const Field& f) { read(f, b.username); }},
+                      {"password", [&](const Field& f) { read(f, b.password, true); }},
+                      {"use_tls", [&](const Field& f) { read(f, b.use_tls); }},
+                      {"ca_certs", [&](const Field& f) { read_path(f, b.ca_certs); }},
+                      {"certfile", [&](const Field& f) { read_path(f, b.certfile); }},
+                      {"keyfile", [&](const Field& f) { read_path(f, b.keyfile); }},
+                      {"verify_cert", [&](const Field& f) { read(f, b.verify_cert); }},
+                      {"keepalive", [&](const Field& f) { read_int(f, b.keepalive, 0, 65535); }},
+                      {"clean_session", [&](const Field& f) { read(f, b.clean_session); }},
+                      {"reconnect_interval",
+                       [&](const Field& f) { read_number(f, b.reconnect_interval, false); }},
+                      {"topic_prefix", [&](const Field& f) { read(f, b.topic_prefix); }},
+                      {"token_refresh_margin",
+                       [&](const Field& f) { read_number(f, b.token_refresh_margin, true); }},
+                      {"protocol", [&](const Field& f) {
+                         std::string protocol;
+                         read_choice(f, protocol, {"5", "311"});
+                         if (!protocol.empty()) b.protocol = std::stoi(protocol);
+                       }}});
+    if (!host.empty()) b.host = host;
+
+    // Files are checked after the walk: use_tls may come after ca_certs.
+    if (b.use_tls && !b.ca_certs.empty()) require_file(seen.at("ca_certs"), b.ca_certs);
+    if (!b.certfile.empty()) require_file(seen.at("certfile"), b.certfile);
+    if (!b.keyfile.empty()) require_file(seen.at("keyfile"), b.keyfile);
+    if (b.certfile.empty() != b.keyfile.empty()) {
+      const Field& set = seen.at(b.certfile.empty() ? "keyfile" : "certfile");
+      error(set.path, set.value_at, "certfile and keyfile must be given together");
+    }
+    if (!b.username.empty() || !b.password.empty()) {
+      const Field& credential = seen.at(b.username.empty() ? "password" : "username");
+      credentials_.push_back({credential, b.name});
+    }
+  }
+
+  void source(const Field& section, Source& s) {
+    // All scalars are strings here: app_version 1.0 must stay "1.0".
+    walk(section.value, section.path, section.value_at,
+         {{"app_key", [&](const Field& f) { read(f, s.app_key); }},
+          {"app_version", [&](const Field& f) { read(f, s.app_version); }},
+          {"module", [&](const Field& f) { read(f, s.module); }}});
+  }
+
+  void dlq(const Field& section, BrokerSettings& b) {
+    DlqSettings d;
+    auto seen = walk(section.value, section.path, section.value_at,
+                     {{"topic", [&](const Field& f) { read(f, d.topic); }},
+                      {"client_id", [&](const Field& f) { read(f, d.client_id); }},
+                      {"spool", [&](const Field& f) { read_path(f, d.spool); }}});
+    if (seen.contains("topic")) {
+      if (auto problem = topic::filter_problem(d.topic)) {
+        error(seen.at("topic").path, seen.at("topic").value_at,
+              "invalid topic filter " + quote(d.topic) + ": " + *problem);
+      }
+    }
+    if (d.client_id.empty()) d.client_id = "dtbus-dlq-" + b.name;
+    if (d.spool.empty()) {
+      d.spool = detail::xdg_dir("XDG_STATE_HOME", ".local/state", env_);
+      if (d.spool.empty()) d.spool = ".";  // neither HOME nor XDG_STATE_HOME: next to the caller
+      d.spool += "/dtbus/dlq/" + b.name + ".jsonl";
+    }
+    b.dlq = std::move(d);
+  }
+
+  void token_providers(const Field& section) {
+    if (section.value.IsNull()) return;
+    if (!section.value.IsMap()) {
+      error(section.path, section.value_at,
+            "expected a mapping of provider names, got " + describe(section.value));
+      return;
+    }
+    for (auto& entry : entries(section.value, section.path, true)) token_provider(entry);
+  }
+
+  void token_provider(const Field& entry) {
+    TokenProviderSettings p;
+    p.name = entry.key;
+    p.location = entry.key_at;
+    auto url = [&](const Field& f, std::string& out) {
+      read(f, out);
+      if (!out.empty() && !out.starts_with("https://") && !out.starts_with("http://")) {
+        error(f.path, f.value_at, "expected an http:// or https:// URL, got " + quote(out));
+      }
+    };
+    auto seen = walk(
+        entry.value, entry.path, entry.value_at,
+        {{"type", [&](const Field& f) { read_choice(f, p.type, {"oidc_client_credentials"}); }},
+         {"base_url", [&](const Field& f) { url(f, p.base_url); }},
+         {"token_url", [&](const Field& f) { url(f, p.token_url); }},
+         {"client_id", [&](const Field& f) { read(f, p.client_id); }},
+         {"client_secret", [&](const Field& f) { read(f, p.client_secret, true); }},
+         {"scope", [&](const Field& f) { read(f, p.scope); }},
+         {"audience", [&](const Field& f) { read(f, p.audience); }},
+         {"auth_method", [&](const Field& f) { read_choice(f, p.auth_method, kAuthMethods); }},
+         {"ca_certs", [&](const Field& f) { read_path(f, p.ca_certs); }},
+         {"timeout", [&](const Field& f) { read_number(f, p.timeout, false); }},
+         {"username", [&](const Field& f) { read(f, p.username); }},
+         {"token_field", [&](const Field& f) { read_choice(f, p.token_field, kTokenFields); }}});
+    if (p.base_url.empty() && p.token_url.empty()) {
+      error(entry.path, entry.key_at, "needs base_url (discovery) or token_url");
+    }
+    if (!seen.contains("client_id")) {
+      error(entry.path, entry.key_at, "missing required key client_id");
+    } else if (p.client_id.empty()) {
+      error(seen.at("client_id").path, seen.at("client_id").value_at, "must not be empty");
+    }
+    if (!p.ca_certs.empty()) require_file(seen.at("ca_certs"), p.ca_certs);
+    result_.config.token_providers.emplace(p.name, std::move(p));
+  }
+
+  // Cross-references need the whole document: token_providers may follow brokers.
+  void check_references(const Fields& top) {
+    Config& config = result_.config;
+    std::vector<std::string> providers;
+    for (const auto& [name, provider] : config.token_providers) providers.push_back(name);
+    for (const auto& [field, name] : references_) {
+      if (config.token_providers.contains(name)) continue;
+      std::string message = "no token provider named " + quote(name);
+      if (auto guess = closest_match(name, providers))
+        message += " (did you mean " + quote(*guess) + "?)";
+      error(field.path, field.value_at, message);
+    }
+    for (const auto& [field, broker] : credentials_) {
+      if (config.brokers.at(broker).token_provider.empty()) continue;
+      warning(field.path, field.value_at,
+              "username/password are ignored because token_provider is set");
+    }
+
+    if (config.default_broker.empty()) {
+      // Without default_broker a single enabled broker is the obvious choice.
+      std::vector<std::string> enabled;
+      for (const auto& name : config.broker_order) {
+        if (config.brokers.at(name).enabled) enabled.push_back(name);
+      }
+      if (enabled.size() == 1) config.default_broker = enabled.front();
+      return;
+    }
+    const Field& field = top.at("default_broker");
+    auto it = config.brokers.find(config.default_broker);
+    if (it == config.brokers.end()) {
+      std::string message = "no broker named " + quote(config.default_broker);
+      if (auto guess = closest_match(config.default_broker, config.broker_order)) {
+        message += " (did you mean " + quote(*guess) + "?)";
+      }
+      error(field.path, field.value_at, message);
+    } else if (!it->second.enabled) {
+      error(field.path, field.value_at,
+            "broker " + quote(config.default_broker) + " is disabled (enabled: false)");
+    }
+  }
+
+  // Document order; file-level problems (no line) last. Identical reports (e.g. a field reached
+  // twice through a merge key) are kept once.
+  void finish() {
+    auto& all = result_.diagnostics;
+    if (strict_) {
+      for (auto& d : all) d.severity = Severity::error;
+    }
+    auto key = [](const Diagnostic& d) {
+      return std::make_tuple(d.where.line == 0 ? std::numeric_limits<int>::max() : d.where.line,
+                             d.where.column);
+    };
+    std::stable_sort(all.begin(), all.end(),
+                     [&](const Diagnostic& a, const Diagnostic& b) { return key(a) < key(b); });
+    auto same = [](const Diagnostic& a, const Diagnostic& b) {
+      return a.severity == b.severity && a.path == b.path && a.where.line == b.where.line &&
+             a.where.column == b.where.column && a.message == b.message;
+    };
+    all.erase(std::unique(all.begin(), all.end(), same), all.end());
+  }
+
+  std::string file_;
+  std::string base_dir_;  // relative paths in the file are resolved against it
+  bool strict_;
+  EnvLookup env_;
+  LoadResult result_;
+  std::vector<std::pair<Field, std::string>> references_;   // token_provider fields → name
+  std::vector<std::pair<Field, std::string>> credentials_;  // username/password → broker
+};
+
+}  // namespace
+
+LoadResult load_string(std::string_view yaml, const std::string& file_label,
+                       const LoadOptions& options) {
+  return Loader(file_label, "", options).run(yaml);
+}
+
+LoadResult load_file(const std::string& path, const LoadOptions& options) {
+  std::error_code ec;
+  std::string problem;
+  if (fs::is_directory(path, ec)) {
+    problem = "is a directory, not a config file";
+  } else if (std::ifstream in{path, std::ios::binary}; in) {
+    std::ostringstream content;
+    content << in.rdbuf();
+    // Relative TLS and spool paths mean "next to this file", wherever dtbus is run from.
+    std::string dir = fs::path(path).parent_path().string();
+    return Loader(path, dir.empty() ? "." : dir, options).run(content.str());
+  } else {
+    problem = std::string("cannot read config file: ") + std::strerror(errno);
+  }
+  LoadResult result;
+  result.config.file = path;
+  result.diagnostics.push_back({Diagnostic::Severity::error, "", {path, 0, 0}, problem});
+  return result;
+}
+
+}  // namespace dtbus::config

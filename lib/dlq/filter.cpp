@@ -1,0 +1,174 @@
+// Selection of spool entries: times, filters, ids; and what recover sends for an entry.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "dtbus/dlq.hpp"
+#include "dtbus/error.hpp"
+#include "dtbus/record.hpp"
+#include "dtbus/replay.hpp"
+#include "dtbus/topic.hpp"
+
+namespace dtbus::dlq {
+namespace {
+
+using namespace std::chrono;
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+std::optional<TimePoint> parse_timestamp(std::string_view text) {
+  auto ns = replay::parse_time(text);
+  if (!ns) return std::nullopt;
+  return TimePoint(duration_cast<TimePoint::duration>(nanoseconds(*ns)));
+}
+
+TimePoint parse_time_option(std::string_view text, TimePoint now, std::string_view flag) {
+  std::string_view value = trim(text);
+  if (auto parsed = parse_timestamp(value)) return *parsed;
+  if (value.size() >= 2) {
+    int64_t amount = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size() - 1, amount);
+    if (ec == std::errc() && end == value.data() + value.size() - 1 && amount >= 0) {
+      switch (value.back()) {
+        case 's': return now - seconds(amount);
+        case 'm': return now - minutes(amount);
+        case 'h': return now - hours(amount);
+        case 'd': return now - days(amount);
+        case 'w': return now - weeks(amount);
+        default: break;
+      }
+    }
+  }
+  throw Error(ExitCode::usage, std::string(flag) + " '" + std::string(text) +
+                                   "': expected an RFC 3339 time (2024-05-01T12:00:00Z) or an "
+                                   "age like 30s, 15m, 2h, 1d, 1w");
+}
+
+std::string format_age(TimePoint then, TimePoint now) {
+  auto age = duration_cast<seconds>(now - then).count();
+  if (age < 0) age = 0;
+  if (age < 60) return std::to_string(age) + "s";
+  if (age < 3600) return std::to_string(age / 60) + "m";
+  if (age < 86400) return std::to_string(age / 3600) + "h";
+  return std::to_string(age / 86400) + "d";
+}
+
+std::optional<TimePoint> entry_time(const Entry& entry) {
+  if (entry.letter.failure_time) return entry.letter.failure_time;
+  return parse_timestamp(entry.received_at);
+}
+
+Filter::Filter(const FilterOptions& options, TimePoint now, const std::string& topic_prefix)
+    : ids_(options.ids) {
+  if (!options.topic.empty()) {
+    topic::require_filter(options.topic);
+    topic_filters_.push_back(options.topic);
+    if (!topic_prefix.empty() && options.topic.rfind(topic_prefix, 0) != 0) {
+      topic_filters_.push_back(topic_prefix + options.topic);
+    }
+  }
+  if (!options.reason.empty()) {
+    try {
+      reason_.emplace(options.reason, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw Error(ExitCode::usage, "--reason '" + options.reason + "': invalid regular expression (" +
+                                       e.what() + ")");
+    }
+  }
+  if (!options.since.empty()) since_ = parse_time_option(options.since, now, "--since");
+  if (!options.until.empty()) until_ = parse_time_option(options.until, now, "--until");
+  for (const auto& id : ids_) {
+    if (id.empty()) throw Error(ExitCode::usage, "--id must not be empty");
+  }
+}
+
+bool Filter::matches(const Entry& entry) const {
+  const Letter& letter = entry.letter;
+  if (!topic_filters_.empty()) {
+    if (!letter.conforming()) return false;
+    bool any = false;
+    for (const auto& f : topic_filters_) any = any || topic::matches(f, letter.original_topic);
+    if (!any) return false;
+  }
+  if (reason_) {
+    const std::string& reason = letter.conforming() ? letter.failure_reason : letter.problem;
+    if (!std::regex_search(reason, *reason_)) return false;
+  }
+  if (since_ || until_) {
+    auto time = entry_time(entry);
+    if (!time) return false;
+    if (since_ && *time < *since_) return false;
+    if (until_ && *time >= *until_) return false;
+  }
+  return true;
+}
+
+std::vector<const Entry*> select(const Spool& spool, const Filter& filter,
+                                 const std::vector<State>& states) {
+  // --id: exact id or a unique prefix of one (ids are long to type).
+  std::vector<std::string> wanted;
+  for (const auto& id : filter.ids()) {
+    if (spool.find(id)) {
+      wanted.push_back(id);
+      continue;
+    }
+    std::vector<std::string> hits;
+    for (const auto& e : spool.entries()) {
+      if (e.id.rfind(id, 0) == 0) hits.push_back(e.id);
+    }
+    if (hits.empty()) throw Error(ExitCode::usage, "--id " + id + ": no such entry in " + spool.path());
+    if (hits.size() > 1) {
+      throw Error(ExitCode::usage, "--id " + id + " is ambiguous (" + std::to_string(hits.size()) +
+                                       " entries start with it)");
+    }
+    wanted.push_back(hits.front());
+  }
+  std::vector<const Entry*> selected;
+  for (const auto& e : spool.entries()) {
+    if (std::find(states.begin(), states.end(), e.state) == states.end()) continue;
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), e.id) == wanted.end()) continue;
+    if (filter.matches(e)) selected.push_back(&e);
+  }
+  return selected;
+}
+
+std::string payload_bytes(const Entry& entry) {
+  try {
+    return record::payload_bytes(entry.body);  // the body has the record's payload fields
+  } catch (const std::invalid_argument& e) {
+    throw Error(ExitCode::usage, "malformed DLQ body: " + std::string(e.what()));
+  }
+}
+
+int previous_replay_count(const Entry& entry) {
+  constexpr const char* kKey = "dtbus-replay-count";
+  int count = 0;
+  auto consider = [&](const Json& value) {
+    int n = 0;
+    if (value.is_number_integer()) {
+      n = value.get<int>();
+    } else if (value.is_string()) {
+      const auto& s = value.get_ref<const std::string&>();
+      std::from_chars(s.data(), s.data() + s.size(), n);
+    }
+    count = std::max(count, n);
+  };
+  for (const auto& p : entry.user_properties) {
+    if (p.key == kKey) consider(p.value);
+  }
+  if (entry.body.is_object()) {
+    if (auto it = entry.body.find(kKey); it != entry.body.end()) consider(*it);
+    if (auto payload = entry.body.find("payload"); payload != entry.body.end() && payload->is_object()) {
+      if (auto it = payload->find(kKey); it != payload->end()) consider(*it);
+    }
+  }
+  return count;
+}
+
+}  // namespace dtbus::dlq

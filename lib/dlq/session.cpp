@@ -1,0 +1,191 @@
+// The durable DLQ session: where it is (brokers.yaml `dlq:`), attach, and pulling into the spool.
+#include "dlq/session.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "config/paths.hpp"
+#include "dtbus/connection.hpp"
+#include "dtbus/error.hpp"
+#include "dtbus/output.hpp"
+#include "dtbus/record.hpp"
+#include "dtbus/topic.hpp"
+
+namespace dtbus::dlq {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// MQTT 5 session expiry 0xFFFFFFFF: the broker never drops the session on its own.
+constexpr uint32_t kNeverExpires = 0xFFFFFFFF;
+// The pull ends when no message came for this long (or 3x the connect latency, if longer)...
+constexpr std::chrono::milliseconds kQuietPeriod{400};
+// ...or, while messages keep flowing, after this long (the rest stays queued at the broker).
+constexpr std::chrono::seconds kMaxPull{120};
+
+// Called on the network thread when the journal write failed. libmosquitto has queued the
+// PUBACK but writes it only after this callback returns (Connection runs the loop in its own
+// thread), so ending the process here leaves the message with the broker, which delivers it again
+// on the next pull. The content still goes to stderr, so that it is not hidden in any case.
+[[noreturn]] void abort_unspooled(const mqtt::ReceivedMessage& message, const std::string& why) {
+  std::string line = "dtbus dlq: error: " + why +
+                     "; stopping without acknowledging the message (the broker keeps it): ";
+  try {
+    line += output::to_json_line(record::to_record(message));
+  } catch (...) {
+    line += message.topic + " " + message.payload;
+  }
+  line += "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+  std::_Exit(static_cast<int>(ExitCode::runtime));
+}
+
+}  // namespace
+
+Setup resolve_setup(const cli::GlobalOptions& globals) {
+  Setup setup;
+  setup.target = broker::resolve(globals, "dlq");
+  setup.broker_name = setup.target.broker ? setup.target.broker->name : "default";
+  config::DlqSettings dlq;
+  if (setup.target.broker && setup.target.broker->dlq) {
+    dlq = *setup.target.broker->dlq;
+  } else {
+    // No dlq section (or no config): the documented defaults, named after the broker entry.
+    dlq.client_id = "dtbus-dlq-" + setup.broker_name;
+    std::string state = config::detail::xdg_dir("XDG_STATE_HOME", ".local/state", config::process_env());
+    dlq.spool = (state.empty() ? std::string(".") : state) + "/dtbus/dlq/" + setup.broker_name + ".jsonl";
+  }
+  setup.filter = setup.target.connection.prefixed(dlq.topic);
+  topic::require_filter(setup.filter);
+  setup.client_id = globals.client_id.value_or(dlq.client_id);
+  setup.spool_path = dlq.spool;
+  return setup;
+}
+
+namespace detail {
+
+broker::ConnectionSettings publish_settings(const Setup& setup, const cli::GlobalOptions& globals) {
+  broker::ConnectionSettings settings = setup.target.connection;
+  settings.clean_session = true;
+  if (settings.client_id == setup.client_id || globals.client_id) {
+    // -i names the durable session; publishing must not take that session over.
+    settings.client_id = setup.client_id + "-pub-" + std::to_string(getpid());
+  }
+  return settings;
+}
+
+PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
+  broker::ConnectionSettings settings = setup.target.connection;
+  settings.client_id = setup.client_id;
+  settings.clean_session = false;
+  settings.session_expiry = kNeverExpires;
+
+  PullReport report;
+  std::atomic<size_t> received{0};
+  std::atomic<size_t> spooled{0};
+  std::atomic<int64_t> last_activity{Clock::now().time_since_epoch().count()};
+  std::atomic<bool> session_present{false};
+  mqtt::Handlers handlers;
+  handlers.on_message = [&](const mqtt::ReceivedMessage& message) {
+    // Ownership passes to us here (the PUBACK is queued): journal first, nothing else before.
+    if (message.payload.empty()) {
+      // How retained messages are cleared (our own clears too): no dead letter in it.
+      spdlog::debug("ignoring an empty message on {}", message.topic);
+    } else {
+      try {
+        if (spool.append(entry_from_message(message))) ++spooled;
+      } catch (const std::exception& e) {
+        abort_unspooled(message, e.what());
+      }
+    }
+    ++received;
+    last_activity = Clock::now().time_since_epoch().count();
+  };
+  handlers.on_connect = [&](bool present, bool reconnect) {
+    if (!reconnect) session_present = present;
+  };
+  mqtt::Connection connection(settings, handlers);
+  connection.connect();
+  report.session_present = session_present;
+  if (subscribe || !report.session_present) {
+    if (!subscribe) {
+      spdlog::warn("the broker had no session '{}' (never attached, expired or lost); created it "
+                   "now: dead letters published while it did not exist were not kept",
+                   setup.client_id);
+    }
+    mqtt::Subscription subscription;
+    subscription.filter = setup.filter;
+    subscription.qos = 1;
+    subscription.retain_handling = 1;  // retained DLQ messages only when the subscription is new
+    auto granted = connection.subscribe({subscription});
+    if (!granted.empty() && granted.front() < 1) {
+      spdlog::warn("the broker granted QoS {} for '{}': dead letters are not queued while detached",
+                   granted.front(), setup.filter);
+    }
+    report.subscribed = true;
+  }
+  last_activity = Clock::now().time_since_epoch().count();
+
+  auto quiet = std::max<Clock::duration>(kQuietPeriod, 3 * connection.connect_latency());
+  auto started = Clock::now();
+  while (true) {
+    auto idle = Clock::now() - Clock::time_point(Clock::duration(last_activity.load()));
+    if (idle >= quiet) break;
+    if (Clock::now() - started > kMaxPull) {
+      spdlog::warn("still receiving after {} s; stopping the pull here (the rest stays queued at the "
+                   "broker for the next run)", kMaxPull.count());
+      break;
+    }
+    std::this_thread::sleep_for(std::min<Clock::duration>(quiet - idle, std::chrono::milliseconds(50)));
+  }
+  // Sends the queued PUBACKs, then DISCONNECT; the session stays at the broker.
+  connection.disconnect();
+  report.received = received;
+  report.spooled = spooled;
+  spdlog::info("pulled {} message(s) from session '{}' ({} new entries in {})", report.received,
+               setup.client_id, report.spooled, spool.path());
+  return report;
+}
+
+OpenSpool open_spool(const Setup& setup, bool pull_first) {
+  OpenSpool open;
+  open.lock = std::make_unique<SpoolLock>(setup.spool_path);
+  open.spool = std::make_unique<Spool>(setup.spool_path, Spool::Mode::read_write);
+  for (const auto& w : open.spool->warnings()) spdlog::warn("{}", w);
+  if (pull_first) open.pulled = pull(setup, *open.spool, false);
+  return open;
+}
+
+}  // namespace detail
+
+int attach(const cli::GlobalOptions& globals, const std::string& format) {
+  Setup setup = resolve_setup(globals);
+  auto open = detail::open_spool(setup, false);
+  Spool& spool = *open.spool;
+  auto report = detail::pull(setup, spool, true);
+  spool.compact();
+  if (format == "json") {
+    nlohmann::json out = {{"client_id", setup.client_id},
+                          {"filter", setup.filter},
+                          {"broker", setup.target.connection.describe()},
+                          {"session_present", report.session_present},
+                          {"pulled", report.spooled},
+                          {"spool", spool.path()}};
+    output::write_stdout(output::to_json_line(out) + "\n");
+  } else {
+    output::write_stdout("attached session '" + setup.client_id + "' to '" + setup.filter + "' on " +
+                         setup.target.connection.describe() + " (" +
+                         (report.session_present ? "existing session" : "new session") + "); " +
+                         std::to_string(report.spooled) + " new dead letter(s) in " + spool.path() +
+                         "\n");
+  }
+  return 0;
+}
+
+}  // namespace dtbus::dlq

@@ -1,0 +1,39 @@
+// Private to lib/dlq: the durable DLQ session and the journal housekeeping shared by the commands.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dtbus/dlq.hpp"
+#include "dtbus/spool.hpp"
+
+namespace dtbus::dlq::detail {
+
+struct PullReport {
+  size_t received = 0;  // messages the broker handed over
+  size_t spooled = 0;   // new entries (retained copies already spooled are not added twice)
+  bool session_present = false;
+  bool subscribed = false;
+};
+
+// Connects with the durable session, subscribes when `subscribe` or when the broker has no
+// session for it, and journals every message until the broker has been quiet for a moment.
+PullReport pull(const Setup& setup, Spool& spool, bool subscribe);
+
+// The lock and the writable journal, held for one command (pulls unless no_pull).
+struct OpenSpool {
+  std::unique_ptr<SpoolLock> lock;
+  std::unique_ptr<Spool> spool;
+  PullReport pulled;
+};
+OpenSpool open_spool(const Setup& setup, bool pull_first);
+
+// Connection settings for publishing (recover, retained clears): a clean session whose client id
+// never equals the durable one.
+broker::ConnectionSettings publish_settings(const Setup& setup, const cli::GlobalOptions& globals);
+
+// Clears retained DLQ messages at the broker for recovered/purged entries not yet cleared
+// (empty retained publish), journaling each clear. Failures are warnings: retried next time.
+void clear_retained(const Setup& setup, const cli::GlobalOptions& globals, Spool& spool);
+
+}  // namespace dtbus::dlq::detail

@@ -1,0 +1,34 @@
+// Terminal detection, colour policy and the shared output formats.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace dtbus::output {
+
+// Colour only on a TTY, never with NO_COLOR (any value) or --no-color or TERM=dumb.
+bool use_color(std::FILE* stream, bool no_color_flag);
+bool is_tty(std::FILE* stream);
+int terminal_columns(std::FILE* stream, int fallback = 100);
+
+enum class Color { none, red, green, yellow, blue, magenta, cyan, gray, bold };
+// Wraps `text` in ANSI codes when `enabled`.
+std::string paint(std::string_view text, Color color, bool enabled);
+
+// One JSON value per line (JSON Lines); invalid UTF-8 is replaced, never thrown on.
+std::string to_json_line(const nlohmann::json& value);
+std::string to_json_line(const nlohmann::ordered_json& value);  // keeps key order as built
+// Indented JSON for humans.
+std::string to_pretty_json(const nlohmann::json& value);
+std::string to_pretty_json(const nlohmann::ordered_json& value);
+// YAML rendering of a JSON value (config show -o yaml), keys in insertion order.
+std::string to_yaml(const nlohmann::ordered_json& value);
+
+// Writes and flushes; a closed stdout (EPIPE) ends the process quietly with status 0
+// (`dtbus sub | head -1` is a normal way to stop).
+void write_stdout(std::string_view text, bool flush = true);
+
+}  // namespace dtbus::output

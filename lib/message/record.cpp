@@ -1,0 +1,336 @@
+#include "dtbus/record.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
+
+#include "dtbus/topic.hpp"
+
+namespace dtbus::record {
+namespace {
+
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Cheap first test before parsing: canonical JSON starts with one of these and has no blanks
+// outside strings, so most text payloads ("hello 42") are decided without a parse.
+bool may_be_canonical_json(std::string_view bytes) {
+  if (bytes.empty()) return false;
+  char first = bytes.front();
+  bool plausible = first == '{' || first == '[' || first == '"' || first == '-' || first == 't' ||
+                   first == 'f' || first == 'n' || (first >= '0' && first <= '9');
+  if (!plausible) return false;
+  char last = bytes.back();
+  return !(last == ' ' || last == '\n' || last == '\r' || last == '\t');
+}
+
+std::optional<Json> canonical_json(std::string_view bytes) {
+  if (!may_be_canonical_json(bytes)) return std::nullopt;
+  Json value = Json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  if (value.is_discarded()) return std::nullopt;
+  if (value.dump() != bytes) return std::nullopt;
+  return value;
+}
+
+const Json* field(const Json& record, const char* name) {
+  auto it = record.find(name);
+  return it == record.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+const char* encoding_name(PayloadEncoding encoding) {
+  switch (encoding) {
+    case PayloadEncoding::json: return "json";
+    case PayloadEncoding::utf8: return "utf8";
+    case PayloadEncoding::base64: return "base64";
+  }
+  return "base64";
+}
+
+PayloadEncoding classify_payload(std::string_view bytes) {
+  if (canonical_json(bytes)) return PayloadEncoding::json;
+  return topic::valid_utf8(bytes) ? PayloadEncoding::utf8 : PayloadEncoding::base64;
+}
+
+EncodedPayload encode_payload(std::string_view bytes) {
+  if (auto value = canonical_json(bytes)) return {std::move(*value), PayloadEncoding::json};
+  if (topic::valid_utf8(bytes)) return {Json(std::string(bytes)), PayloadEncoding::utf8};
+  return {Json(base64_encode(bytes)), PayloadEncoding::base64};
+}
+
+std::string payload_bytes(const Json& record) {
+  if (!record.is_object()) throw std::invalid_argument("record is not a JSON object");
+  const Json* payload = field(record, "payload");
+  if (payload == nullptr) throw std::invalid_argument("record has no \"payload\"");
+  const Json* encoding = field(record, "payload_encoding");
+  std::string name = "";
+  if (encoding != nullptr && !encoding->is_null()) {
+    if (!encoding->is_string()) throw std::invalid_argument("\"payload_encoding\" is not a string");
+    name = encoding->get<std::string>();
+  }
+  if (name.empty()) name = payload->is_string() ? "utf8" : "json";
+  if (name == "json") return payload->dump();
+  if (!payload->is_string()) {
+    throw std::invalid_argument("\"payload\" must be a string with payload_encoding \"" + name + "\"");
+  }
+  const auto& text = payload->get_ref<const std::string&>();
+  if (name == "utf8") return text;
+  if (name == "base64") {
+    auto bytes = base64_decode(text);
+    if (!bytes) throw std::invalid_argument("\"payload\" is not valid base64");
+    return std::move(*bytes);
+  }
+  throw std::invalid_argument("unknown payload_encoding \"" + name + "\" (json, utf8 or base64)");
+}
+
+std::string payload_bytes(const nlohmann::json& record) { return payload_bytes(Json(record)); }
+
+Json parse_record(std::string_view line) {
+  Json record = Json::parse(line.begin(), line.end(), nullptr, false);
+  if (record.is_discarded()) throw std::invalid_argument("not valid JSON");
+  if (!record.is_object()) throw std::invalid_argument("not a JSON object");
+  if (!record.contains("payload")) throw std::invalid_argument("no \"payload\" field");
+  return record;
+}
+
+mqtt::ReceivedMessage to_message(const Json& record) {
+  mqtt::ReceivedMessage message;
+  if (const Json* topic = field(record, "topic"); topic != nullptr && !topic->is_null()) {
+    if (!topic->is_string()) throw std::invalid_argument("\"topic\" is not a string");
+    message.topic = topic->get<std::string>();
+  }
+  message.payload = payload_bytes(record);
+  if (const Json* qos = field(record, "qos"); qos != nullptr && !qos->is_null()) {
+    if (!qos->is_number_integer() || qos->get<int>() < 0 || qos->get<int>() > 2) {
+      throw std::invalid_argument("\"qos\" must be 0, 1 or 2");
+    }
+    message.qos = qos->get<int>();
+  }
+  if (const Json* retain = field(record, "retain"); retain != nullptr && !retain->is_null()) {
+    if (!retain->is_boolean()) throw std::invalid_argument("\"retain\" is not true/false");
+    message.retain = retain->get<bool>();
+  }
+  if (const Json* properties = field(record, "properties"); properties != nullptr) {
+    message.properties = properties_from_json(*properties);
+  }
+  return message;
+}
+
+Json properties_to_json(const mqtt::MessageProperties& p) {
+  Json out = Json::object();
+  if (!p.content_type.empty()) out["content_type"] = p.content_type;
+  if (p.message_expiry) out["message_expiry"] = *p.message_expiry;
+  if (p.payload_is_utf8) out["payload_format_indicator"] = *p.payload_is_utf8 ? 1 : 0;
+  if (!p.response_topic.empty()) out["response_topic"] = p.response_topic;
+  if (!p.correlation_data.empty()) out["correlation_data"] = base64_encode(p.correlation_data);
+  if (!p.user.empty()) {
+    Json user = Json::object();
+    for (const auto& [key, value] : p.user) {
+      auto it = user.find(key);
+      if (it == user.end()) {
+        user[key] = value;
+      } else {
+        if (!it->is_array()) *it = Json::array({*it});
+        it->push_back(value);
+      }
+    }
+    out["user_properties"] = std::move(user);
+  }
+  return out;
+}
+
+mqtt::MessageProperties properties_from_json(const Json& in) {
+  mqtt::MessageProperties p;
+  if (in.is_null()) return p;
+  if (!in.is_object()) throw std::invalid_argument("\"properties\" is not an object");
+  auto text = [&](const char* name) -> std::string {
+    const Json* value = field(in, name);
+    if (value == nullptr || value->is_null()) return {};
+    if (!value->is_string()) throw std::invalid_argument(std::string("properties.") + name + " is not a string");
+    return value->get<std::string>();
+  };
+  p.content_type = text("content_type");
+  p.response_topic = text("response_topic");
+  if (std::string data = text("correlation_data"); !data.empty()) {
+    auto bytes = base64_decode(data);
+    if (!bytes) throw std::invalid_argument("properties.correlation_data is not base64");
+    p.correlation_data = std::move(*bytes);
+  }
+  if (const Json* expiry = field(in, "message_expiry"); expiry != nullptr && !expiry->is_null()) {
+    if (!expiry->is_number_unsigned()) throw std::invalid_argument("properties.message_expiry is not a number");
+    p.message_expiry = expiry->get<uint32_t>();
+  }
+  if (const Json* format = field(in, "payload_format_indicator"); format != nullptr && !format->is_null()) {
+    if (!format->is_number_integer()) throw std::invalid_argument("properties.payload_format_indicator is not 0/1");
+    p.payload_is_utf8 = format->get<int>() != 0;
+  }
+  if (const Json* user = field(in, "user_properties"); user != nullptr && !user->is_null()) {
+    if (!user->is_object()) throw std::invalid_argument("properties.user_properties is not an object");
+    for (const auto& [key, value] : user->items()) {
+      if (value.is_string()) {
+        p.user.push_back({key, value.get<std::string>()});
+      } else if (value.is_array()) {
+        for (const auto& item : value) {
+          if (!item.is_string()) throw std::invalid_argument("properties.user_properties." + key + " holds a non-string");
+          p.user.push_back({key, item.get<std::string>()});
+        }
+      } else {
+        throw std::invalid_argument("properties.user_properties." + key + " is not a string");
+      }
+    }
+  }
+  return p;
+}
+
+Json to_record(const mqtt::ReceivedMessage& message, std::optional<std::string> received_at) {
+  EncodedPayload payload = encode_payload(message.payload);
+  Json record = Json::object();
+  record["topic"] = message.topic;
+  record["payload"] = std::move(payload.value);
+  record["payload_encoding"] = encoding_name(payload.encoding);
+  record["qos"] = message.qos;
+  record["retain"] = message.retain;
+  if (message.mid != 0) record["mid"] = message.mid;
+  record["received_at"] = received_at ? std::move(*received_at) : now_rfc3339_ms();
+  if (!message.properties.empty()) record["properties"] = properties_to_json(message.properties);
+  return record;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run_start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + run_start, i - run_start);
+    run_start = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xF]);
+    }
+  }
+  out.append(text.data() + run_start, text.size() - run_start);
+  out.push_back('"');
+}
+
+void append_record_line(std::string& out, const mqtt::ReceivedMessage& message,
+                        std::string_view received_at) {
+  out += "{\"topic\":";
+  if (topic::valid_utf8(message.topic)) {
+    append_json_string(out, message.topic);
+  } else {
+    out += Json(message.topic).dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  out += ",\"payload\":";
+  PayloadEncoding encoding = classify_payload(message.payload);
+  switch (encoding) {
+    case PayloadEncoding::json: out += message.payload; break;  // canonical: the bytes are the value
+    case PayloadEncoding::utf8: append_json_string(out, message.payload); break;
+    case PayloadEncoding::base64:
+      out.push_back('"');
+      out += base64_encode(message.payload);
+      out.push_back('"');
+      break;
+  }
+  out += ",\"payload_encoding\":\"";
+  out += encoding_name(encoding);
+  out += "\",\"qos\":";
+  out.push_back(static_cast<char>('0' + message.qos));
+  out += message.retain ? ",\"retain\":true" : ",\"retain\":false";
+  if (message.mid != 0) {
+    out += ",\"mid\":";
+    out += std::to_string(message.mid);
+  }
+  out += ",\"received_at\":\"";
+  out += received_at;
+  out.push_back('"');
+  if (!message.properties.empty()) {
+    out += ",\"properties\":";
+    out += properties_to_json(message.properties).dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  out += "}\n";
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t n = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+    out.push_back(kBase64Alphabet[(n >> 18) & 63]);
+    out.push_back(kBase64Alphabet[(n >> 12) & 63]);
+    out.push_back(kBase64Alphabet[(n >> 6) & 63]);
+    out.push_back(kBase64Alphabet[n & 63]);
+  }
+  if (i < bytes.size()) {
+    uint32_t n = at(i) << 16;
+    if (i + 1 < bytes.size()) n |= at(i + 1) << 8;
+    out.push_back(kBase64Alphabet[(n >> 18) & 63]);
+    out.push_back(kBase64Alphabet[(n >> 12) & 63]);
+    out.push_back(i + 1 < bytes.size() ? kBase64Alphabet[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;  // '-' and '_': the URL-safe alphabet is accepted too
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+std::string now_rfc3339_ms() { return rfc3339_ms(std::chrono::system_clock::now()); }
+
+std::string rfc3339_ms(std::chrono::system_clock::time_point time) {
+  // The second-resolution part is formatted once per second per thread (hot path in `sub`).
+  thread_local std::time_t cached_second = -1;
+  thread_local char cached[32];
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  if (seconds != cached_second) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &utc);
+    cached_second = seconds;
+  }
+  char text[40];
+  std::snprintf(text, sizeof text, "%s.%03dZ", cached, static_cast<int>(ms % 1000));
+  return text;
+}
+
+}  // namespace dtbus::record

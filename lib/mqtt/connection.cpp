@@ -1,0 +1,647 @@
+#include "dtbus/connection.hpp"
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "dtbus/error.hpp"
+#include "dtbus/topic.hpp"
+
+namespace dtbus::mqtt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Session expiry given to "clean" MQTT 5 sessions so a reconnect keeps queued QoS>0 messages.
+constexpr uint32_t kReconnectGraceSeconds = 120;
+constexpr double kMaxBackoffSeconds = 60.0;
+// How long disconnect() lets the network thread flush queued packets and the DISCONNECT.
+constexpr int kStopGraceSeconds = 2;
+
+struct LibraryInit {
+  LibraryInit() { mosquitto_lib_init(); }
+};
+
+void ensure_library() { static LibraryInit init; }
+
+bool is_auth_reason(int reason, int protocol) {
+  if (protocol == 311) {
+    return reason == CONNACK_REFUSED_BAD_USERNAME_PASSWORD || reason == CONNACK_REFUSED_NOT_AUTHORIZED;
+  }
+  return reason == MQTT_RC_BAD_USERNAME_OR_PASSWORD || reason == MQTT_RC_NOT_AUTHORIZED ||
+         reason == MQTT_RC_BAD_AUTHENTICATION_METHOD || reason == MQTT_RC_BANNED;
+}
+
+std::string connack_text(int reason, int protocol) {
+  return protocol == 311 ? mosquitto_connack_string(reason) : mosquitto_reason_string(reason);
+}
+
+void read_properties(const mosquitto_property* props, MessageProperties& out) {
+  for (const mosquitto_property* p = props; p != nullptr; p = mosquitto_property_next(p)) {
+    switch (mosquitto_property_identifier(p)) {
+      case MQTT_PROP_CONTENT_TYPE: {
+        char* value = nullptr;
+        if (mosquitto_property_read_string(p, MQTT_PROP_CONTENT_TYPE, &value, false)) {
+          out.content_type = value;
+          free(value);
+        }
+        break;
+      }
+      case MQTT_PROP_MESSAGE_EXPIRY_INTERVAL: {
+        uint32_t value = 0;
+        if (mosquitto_property_read_int32(p, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, &value, false)) {
+          out.message_expiry = value;
+        }
+        break;
+      }
+      case MQTT_PROP_PAYLOAD_FORMAT_INDICATOR: {
+        uint8_t value = 0;
+        if (mosquitto_property_read_byte(p, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, &value, false)) {
+          out.payload_is_utf8 = value != 0;
+        }
+        break;
+      }
+      case MQTT_PROP_RESPONSE_TOPIC: {
+        char* value = nullptr;
+        if (mosquitto_property_read_string(p, MQTT_PROP_RESPONSE_TOPIC, &value, false)) {
+          out.response_topic = value;
+          free(value);
+        }
+        break;
+      }
+      case MQTT_PROP_CORRELATION_DATA: {
+        void* value = nullptr;
+        uint16_t length = 0;
+        if (mosquitto_property_read_binary(p, MQTT_PROP_CORRELATION_DATA, &value, &length, false)) {
+          out.correlation_data.assign(static_cast<char*>(value), length);
+          free(value);
+        }
+        break;
+      }
+      case MQTT_PROP_USER_PROPERTY: {
+        char* key = nullptr;
+        char* value = nullptr;
+        if (mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &key, &value, false)) {
+          out.user.push_back({key, value});
+          free(key);
+          free(value);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+// Owns a mosquitto_property list.
+struct PropertyList {
+  mosquitto_property* head = nullptr;
+  PropertyList() = default;
+  PropertyList(const PropertyList&) = delete;
+  PropertyList& operator=(const PropertyList&) = delete;
+  ~PropertyList() { mosquitto_property_free_all(&head); }
+};
+
+void build_properties(const MessageProperties& in, PropertyList& out) {
+  if (!in.content_type.empty()) {
+    mosquitto_property_add_string(&out.head, MQTT_PROP_CONTENT_TYPE, in.content_type.c_str());
+  }
+  if (in.message_expiry) {
+    mosquitto_property_add_int32(&out.head, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, *in.message_expiry);
+  }
+  if (in.payload_is_utf8) {
+    mosquitto_property_add_byte(&out.head, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR,
+                                *in.payload_is_utf8 ? 1 : 0);
+  }
+  if (!in.response_topic.empty()) {
+    mosquitto_property_add_string(&out.head, MQTT_PROP_RESPONSE_TOPIC, in.response_topic.c_str());
+  }
+  if (!in.correlation_data.empty()) {
+    mosquitto_property_add_binary(&out.head, MQTT_PROP_CORRELATION_DATA,
+                                  in.correlation_data.data(),
+                                  static_cast<uint16_t>(in.correlation_data.size()));
+  }
+  for (const auto& [key, value] : in.user) {
+    mosquitto_property_add_string_pair(&out.head, MQTT_PROP_USER_PROPERTY, key.c_str(),
+                                       value.c_str());
+  }
+}
+
+}  // namespace
+
+bool MessageProperties::empty() const {
+  return content_type.empty() && !message_expiry && !payload_is_utf8 && response_topic.empty() &&
+         correlation_data.empty() && user.empty();
+}
+
+struct Connection::Impl {
+  broker::ConnectionSettings settings;
+  Handlers handlers;
+  mosquitto* mosq = nullptr;
+  std::thread network;
+
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  // Guarded by mutex:
+  bool is_connected = false;
+  bool ever_connected = false;
+  bool stopping = false;
+  bool first_attempt_done = false;
+  std::optional<Error> first_failure;
+  std::string last_log_error;
+  std::map<int, std::vector<int>> pending_subacks;  // mid -> granted qos, filled on SUBACK
+  std::vector<Subscription> subscriptions;          // for re-subscribing after a lost session
+  bool renew_requested = false;
+  std::optional<Clock::time_point> renew_at;
+  std::optional<Clock::time_point> stop_requested_at;
+
+  std::atomic<int> reconnects{0};
+  int failed_attempts = 0;  // network thread only: consecutive reconnects without a CONNACK
+  bool abandoned_thread = false;  // network thread stuck in a blocking connect at timeout
+  std::chrono::microseconds latency{0};
+  Clock::time_point connect_started;
+  std::mt19937 random{std::random_device{}()};
+
+  uint32_t session_expiry() const {
+    if (settings.protocol != 5) return 0;
+    return settings.clean_session ? kReconnectGraceSeconds : settings.session_expiry;
+  }
+
+  void apply_credentials() {
+    if (!settings.credentials) return;
+    auth::Credentials credentials = settings.credentials->current();
+    mosquitto_username_pw_set(mosq, credentials.username.empty() ? nullptr : credentials.username.c_str(),
+                              credentials.password.empty() ? nullptr : credentials.password.c_str());
+    std::lock_guard lock(mutex);
+    renew_at.reset();
+    if (credentials.expires_at) {
+      // Renew token_refresh_margin before expiry (steady clock so wall-clock jumps don't matter).
+      auto remaining = *credentials.expires_at - std::chrono::system_clock::now();
+      auto margin = std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::duration<double>(settings.token_refresh_margin));
+      auto until_renew = remaining - margin;
+      if (until_renew < std::chrono::seconds(1)) until_renew = std::chrono::seconds(1);
+      renew_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(until_renew);
+    }
+  }
+
+  Error connect_error(int rc) {
+    std::string where = settings.describe();
+    switch (rc) {
+      case MOSQ_ERR_EAI:
+        return Error(ExitCode::connect, "cannot resolve host '" + settings.host + "' (" + where + ")");
+      case MOSQ_ERR_ERRNO:
+        return Error(ExitCode::connect,
+                     "cannot connect to " + where + ": " + std::strerror(errno));
+      case MOSQ_ERR_TLS:
+        return Error(ExitCode::connect, "TLS handshake with " + where + " failed" +
+                                            (last_log_error.empty() ? "" : ": " + last_log_error));
+      default:
+        return Error(ExitCode::connect, "cannot connect to " + where + ": " + mosquitto_strerror(rc) +
+                                            (last_log_error.empty() ? "" : " (" + last_log_error + ")"));
+    }
+  }
+
+  void fail_first(Error error) {
+    std::lock_guard lock(mutex);
+    if (!first_attempt_done) {
+      first_attempt_done = true;
+      first_failure = std::move(error);
+    }
+    changed.notify_all();
+  }
+
+  int start_connection() {
+    PropertyList properties;
+    uint32_t expiry = session_expiry();
+    if (expiry > 0) {
+      mosquitto_property_add_int32(&properties.head, MQTT_PROP_SESSION_EXPIRY_INTERVAL, expiry);
+    }
+    return mosquitto_connect_bind_v5(mosq, settings.host.c_str(), settings.port, settings.keepalive,
+                                     nullptr, properties.head);
+  }
+
+  double backoff_seconds(int attempt) {
+    double base = settings.reconnect_interval > 0 ? settings.reconnect_interval : 1.0;
+    double delay = base * std::pow(2.0, std::min(attempt, 10));
+    delay = std::min(delay, std::max(kMaxBackoffSeconds, base));
+    // Full jitter keeps a fleet of clients from reconnecting in lock-step.
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    return delay * jitter(random);
+  }
+
+  // Sleeps unless stopping; returns false when stopping.
+  bool sleep_unless_stopping(double seconds) {
+    std::unique_lock lock(mutex);
+    return !changed.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return stopping; });
+  }
+
+  bool stop_requested() {
+    std::lock_guard lock(mutex);
+    return stopping;
+  }
+
+  void network_loop() {
+    int rc = start_connection();
+    if (rc != MOSQ_ERR_SUCCESS) {
+      fail_first(connect_error(rc));
+      return;
+    }
+    while (true) {
+      rc = mosquitto_loop(mosq, 1000, 1);
+      if (rc == MOSQ_ERR_SUCCESS) {
+        if (stop_overdue()) return;  // DISCONNECT could not be written (broker not reading)
+        maybe_renew_credentials();
+        continue;
+      }
+      bool first_done;
+      {
+        std::lock_guard lock(mutex);
+        // A refused first CONNACK already reported its error: no reconnect loop behind it.
+        if (stopping || first_failure) return;
+        first_done = first_attempt_done;
+      }
+      if (!first_done) {
+        fail_first(rc == MOSQ_ERR_CONN_REFUSED ? Error(ExitCode::auth, "refused") : connect_error(rc));
+        return;
+      }
+      bool planned;
+      {
+        std::lock_guard lock(mutex);
+        planned = renew_requested;
+        renew_requested = false;
+      }
+      if (!planned) {
+        double delay = backoff_seconds(failed_attempts++);
+        spdlog::warn("connection to {} lost ({}); reconnecting in {:.1f} s", settings.describe(),
+                     mosquitto_strerror(rc), delay);
+        if (handlers.on_connection_lost) handlers.on_connection_lost(mosquitto_strerror(rc));
+        if (!sleep_unless_stopping(delay)) return;
+      }
+      try {
+        apply_credentials();
+      } catch (const Error& e) {
+        spdlog::warn("cannot refresh credentials: {}", e.what());
+        if (!sleep_unless_stopping(backoff_seconds(failed_attempts++))) return;
+        continue;
+      }
+      reconnects++;
+      rc = mosquitto_reconnect(mosq);
+      if (rc != MOSQ_ERR_SUCCESS) {
+        spdlog::debug("reconnect to {} failed: {}", settings.describe(), mosquitto_strerror(rc));
+      }
+    }
+  }
+
+  // True once disconnect() has waited kStopGraceSeconds for the DISCONNECT to be written.
+  bool stop_overdue() {
+    std::lock_guard lock(mutex);
+    return stopping && stop_requested_at &&
+           Clock::now() - *stop_requested_at > std::chrono::seconds(kStopGraceSeconds);
+  }
+
+  void maybe_renew_credentials() {
+    {
+      std::lock_guard lock(mutex);
+      if (!renew_at || Clock::now() < *renew_at || stopping) return;
+      renew_at.reset();
+      renew_requested = true;
+    }
+    spdlog::info("token for {} is about to expire; renewing the connection", settings.describe());
+    settings.credentials->invalidate();  // the cache must not hand the expiring token back
+    // The next loop iteration sees the closed socket and reconnects at once with fresh
+    // credentials; unacknowledged QoS>0 messages are resent by libmosquitto.
+    mosquitto_disconnect(mosq);
+  }
+
+  // ---- libmosquitto callbacks (network thread) ----
+  static Impl* self(void* obj) { return static_cast<Impl*>(obj); }
+
+  static void on_connect(mosquitto*, void* obj, int reason, int flags, const mosquitto_property*) {
+    Impl* impl = self(obj);
+    bool session_present = (flags & 0x01) != 0;
+    if (reason != 0) {
+      int code = reason;
+      std::string text = connack_text(code, impl->settings.protocol);
+      bool auth = is_auth_reason(code, impl->settings.protocol);
+      std::string message = "broker " + impl->settings.describe() + " refused the connection: " + text;
+      if (auth && impl->settings.credentials == nullptr) message += " (no credentials were given)";
+      {
+        std::lock_guard lock(impl->mutex);
+        if (impl->first_attempt_done) {
+          spdlog::warn("{}", message);
+          // A refused token (revoked, rotated) must not come back from the cache on retry.
+          if (auth && impl->settings.credentials) impl->settings.credentials->invalidate();
+          return;
+        }
+      }
+      impl->fail_first(Error(auth ? ExitCode::auth : ExitCode::connect, message));
+      return;
+    }
+    bool reconnect;
+    std::vector<Subscription> resubscribe;
+    {
+      std::lock_guard lock(impl->mutex);
+      reconnect = impl->ever_connected;
+      if (!impl->ever_connected) {
+        impl->latency = std::chrono::duration_cast<std::chrono::microseconds>(
+            Clock::now() - impl->connect_started);
+      }
+      impl->ever_connected = true;
+      impl->is_connected = true;
+      impl->failed_attempts = 0;
+      impl->first_attempt_done = true;
+      if (reconnect && !session_present) resubscribe = impl->subscriptions;
+    }
+    if (reconnect) {
+      spdlog::info("reconnected to {} (session {})", impl->settings.describe(),
+                   session_present ? "kept" : "new");
+    }
+    for (const auto& s : resubscribe) impl->send_subscribe(s, nullptr);
+    if (impl->handlers.on_connect) impl->handlers.on_connect(session_present, reconnect);
+    impl->changed.notify_all();
+  }
+
+  static void on_disconnect(mosquitto*, void* obj, int rc, const mosquitto_property*) {
+    Impl* impl = self(obj);
+    std::lock_guard lock(impl->mutex);
+    impl->is_connected = false;
+    if (rc != 0) spdlog::debug("disconnected from {}: {}", impl->settings.describe(), mosquitto_strerror(rc));
+    impl->changed.notify_all();
+  }
+
+  static void on_publish(mosquitto*, void* obj, int mid, int reason, const mosquitto_property*) {
+    Impl* impl = self(obj);
+    if (impl->handlers.on_publish) impl->handlers.on_publish(mid, reason);
+  }
+
+  static void on_message(mosquitto*, void* obj, const mosquitto_message* msg,
+                         const mosquitto_property* props) {
+    Impl* impl = self(obj);
+    if (!impl->handlers.on_message) return;
+    ReceivedMessage message;
+    message.topic = msg->topic;
+    message.payload.assign(static_cast<const char*>(msg->payload), static_cast<size_t>(msg->payloadlen));
+    message.qos = msg->qos;
+    message.retain = msg->retain;
+    message.mid = msg->mid;
+    read_properties(props, message.properties);
+    impl->handlers.on_message(message);
+  }
+
+  static void on_subscribe(mosquitto*, void* obj, int mid, int count, const int* granted,
+                           const mosquitto_property*) {
+    Impl* impl = self(obj);
+    std::lock_guard lock(impl->mutex);
+    auto it = impl->pending_subacks.find(mid);
+    if (it != impl->pending_subacks.end()) {
+      it->second.assign(granted, granted + count);
+      impl->changed.notify_all();
+    }
+  }
+
+  static void on_log(mosquitto*, void* obj, int level, const char* text) {
+    Impl* impl = self(obj);
+    if (level == MOSQ_LOG_ERR || level == MOSQ_LOG_WARNING) {
+      std::lock_guard lock(impl->mutex);
+      impl->last_log_error = text;
+    }
+    spdlog::trace("libmosquitto: {}", text);
+  }
+
+  int send_subscribe(const Subscription& s, int* mid) {
+    int options = 0;
+    if (settings.protocol == 5) {
+      if (s.no_local) options |= MQTT_SUB_OPT_NO_LOCAL;
+      if (s.retain_as_published) options |= MQTT_SUB_OPT_RETAIN_AS_PUBLISHED;
+      if (s.retain_handling == 1) options |= MQTT_SUB_OPT_SEND_RETAIN_NEW;
+      if (s.retain_handling == 2) options |= MQTT_SUB_OPT_SEND_RETAIN_NEVER;
+    }
+    return mosquitto_subscribe_v5(mosq, mid, s.filter.c_str(), s.qos, options, nullptr);
+  }
+};
+
+Connection::Connection(broker::ConnectionSettings settings, Handlers handlers)
+    : impl_(std::make_unique<Impl>()) {
+  ensure_library();
+  impl_->settings = std::move(settings);
+  impl_->handlers = std::move(handlers);
+}
+
+Connection::~Connection() {
+  if (!impl_) return;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+    impl_->stop_requested_at = Clock::now();
+    impl_->changed.notify_all();
+  }
+  if (impl_->network.joinable()) {
+    if (impl_->abandoned_thread) {
+      // Stuck in a blocking TCP connect; the process is about to exit with an error anyway.
+      impl_->network.detach();
+      impl_.release();
+      return;
+    }
+    if (impl_->mosq) mosquitto_disconnect(impl_->mosq);
+    impl_->network.join();
+  }
+  if (impl_->mosq) mosquitto_destroy(impl_->mosq);
+}
+
+void Connection::connect() {
+  Impl& impl = *impl_;
+  const auto& s = impl.settings;
+  // libmosquitto uses one clean_start flag for every (re)connect, so a "clean" MQTT 5 session is
+  // opened with clean_start=false and a short expiry: reconnects then resume it. The generated
+  // client id is unique per process, so the first connect still starts fresh.
+  bool clean_start = s.protocol == 5 ? false : s.clean_session;
+  impl.mosq = mosquitto_new(s.client_id.c_str(), clean_start, &impl);
+  if (!impl.mosq) throw Error(ExitCode::runtime, "cannot create MQTT client: out of memory");
+  mosquitto_int_option(impl.mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                       s.protocol == 311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
+  mosquitto_threaded_set(impl.mosq, true);
+  mosquitto_connect_with_flags_callback_set(impl.mosq, nullptr);
+  mosquitto_connect_v5_callback_set(impl.mosq, &Impl::on_connect);
+  mosquitto_disconnect_v5_callback_set(impl.mosq, &Impl::on_disconnect);
+  mosquitto_publish_v5_callback_set(impl.mosq, &Impl::on_publish);
+  mosquitto_message_v5_callback_set(impl.mosq, &Impl::on_message);
+  mosquitto_subscribe_v5_callback_set(impl.mosq, &Impl::on_subscribe);
+  mosquitto_log_callback_set(impl.mosq, &Impl::on_log);
+
+  if (s.tls.enabled) {
+    int rc = MOSQ_ERR_SUCCESS;
+    if (s.tls.cafile.empty() && s.tls.capath.empty()) {
+      rc = mosquitto_int_option(impl.mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+    }
+    if (rc == MOSQ_ERR_SUCCESS && (!s.tls.cafile.empty() || !s.tls.capath.empty() || !s.tls.certfile.empty())) {
+      rc = mosquitto_tls_set(impl.mosq, s.tls.cafile.empty() ? nullptr : s.tls.cafile.c_str(),
+                             s.tls.capath.empty() ? nullptr : s.tls.capath.c_str(),
+                             s.tls.certfile.empty() ? nullptr : s.tls.certfile.c_str(),
+                             s.tls.keyfile.empty() ? nullptr : s.tls.keyfile.c_str(), nullptr);
+    }
+    if (rc == MOSQ_ERR_SUCCESS && s.tls.insecure) {
+      rc = mosquitto_tls_insecure_set(impl.mosq, true);
+      if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(impl.mosq, 0, nullptr, nullptr);
+    }
+    if (rc != MOSQ_ERR_SUCCESS) {
+      throw Error(ExitCode::config, "TLS settings rejected (cafile '" + s.tls.cafile + "', cert '" +
+                                        s.tls.certfile + "', key '" + s.tls.keyfile +
+                                        "'): " + mosquitto_strerror(rc));
+    }
+  }
+  impl.apply_credentials();
+
+  impl.connect_started = Clock::now();
+  impl.network = std::thread([&impl] { impl.network_loop(); });
+
+  std::unique_lock lock(impl.mutex);
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(s.connect_timeout));
+  bool done = impl.changed.wait_until(lock, deadline, [&] { return impl.first_attempt_done; });
+  if (!done) {
+    impl.stopping = true;
+    impl.abandoned_thread = true;
+    throw Error(ExitCode::connect, "timed out after " + std::to_string(static_cast<int>(s.connect_timeout)) +
+                                       " s connecting to " + s.describe());
+  }
+  if (impl.first_failure) {
+    Error failure = *impl.first_failure;
+    impl.stopping = true;
+    throw failure;
+  }
+  spdlog::debug("connected to {} in {} us", s.describe(), impl.latency.count());
+}
+
+std::chrono::microseconds Connection::connect_latency() const { return impl_->latency; }
+
+bool Connection::connected() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->is_connected;
+}
+
+bool Connection::wait_connected(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mutex);
+  impl_->changed.wait_for(lock, timeout, [&] { return impl_->is_connected || impl_->stopping; });
+  return impl_->is_connected && !impl_->stopping;
+}
+
+int Connection::publish(const std::string& topic, std::string_view payload, int qos, bool retain,
+                        const MessageProperties& properties) {
+  Impl& impl = *impl_;
+  PropertyList props;
+  if (impl.settings.protocol == 5 && !properties.empty()) build_properties(properties, props);
+  while (true) {
+    if (qos == 0) {
+      // QoS 0 written while disconnected would be dropped by libmosquitto: wait for the link.
+      std::unique_lock lock(impl.mutex);
+      impl.changed.wait(lock, [&] { return impl.is_connected || impl.stopping; });
+      if (impl.stopping) throw Error(ExitCode::runtime, "connection closed");
+    }
+    int mid = 0;
+    int rc = mosquitto_publish_v5(impl.mosq, &mid, topic.c_str(), static_cast<int>(payload.size()),
+                                  payload.data(), qos, retain, props.head);
+    if (rc == MOSQ_ERR_SUCCESS) return mid;
+    if (rc == MOSQ_ERR_NO_CONN) {
+      if (qos > 0) return mid;  // queued; libmosquitto sends it after the reconnect
+      continue;
+    }
+    switch (rc) {
+      case MOSQ_ERR_INVAL:
+      case MOSQ_ERR_MALFORMED_UTF8:
+        throw Error(ExitCode::usage, "invalid topic '" + topic + "'");
+      case MOSQ_ERR_PAYLOAD_SIZE:
+      case MOSQ_ERR_OVERSIZE_PACKET:
+        throw Error(ExitCode::runtime, "message too large for the broker (" +
+                                           std::to_string(payload.size()) + " bytes) on " + topic);
+      case MOSQ_ERR_QOS_NOT_SUPPORTED:
+        throw Error(ExitCode::runtime, "broker does not support QoS " + std::to_string(qos));
+      case MOSQ_ERR_RETAIN_NOT_SUPPORTED:
+        throw Error(ExitCode::runtime, "broker does not support retained messages");
+      default:
+        throw Error(ExitCode::runtime, std::string("publish failed: ") + mosquitto_strerror(rc));
+    }
+  }
+}
+
+std::vector<int> Connection::subscribe(const std::vector<Subscription>& subscriptions) {
+  Impl& impl = *impl_;
+  std::vector<int> granted;
+  for (const auto& s : subscriptions) {
+    int mid = 0;
+    {
+      std::lock_guard lock(impl.mutex);
+      impl.subscriptions.push_back(s);
+    }
+    // Register the mid before the SUBACK can arrive: hold the lock across the send.
+    std::unique_lock lock(impl.mutex);
+    int rc = impl.send_subscribe(s, &mid);
+    if (rc == MOSQ_ERR_NO_CONN) {
+      // Link down right now: the subscription is sent again on the reconnect, wait for it.
+      auto limit = std::chrono::duration<double>(impl.settings.connect_timeout);
+      impl.changed.wait_for(lock, limit, [&] { return impl.is_connected || impl.stopping; });
+      rc = impl.send_subscribe(s, &mid);
+    }
+    if (rc == MOSQ_ERR_NO_CONN) {
+      throw Error(ExitCode::connect, "connection to " + impl.settings.describe() + " lost while subscribing");
+    }
+    if (rc != MOSQ_ERR_SUCCESS) {
+      throw Error(ExitCode::usage, "cannot subscribe to '" + s.filter + "': " + mosquitto_strerror(rc));
+    }
+    impl.pending_subacks[mid];
+    bool acked = impl.changed.wait_for(lock, std::chrono::duration<double>(impl.settings.connect_timeout),
+                                       [&] { return !impl.pending_subacks[mid].empty() || impl.stopping; });
+    std::vector<int> result = impl.pending_subacks[mid];
+    impl.pending_subacks.erase(mid);
+    if (!acked || result.empty()) {
+      throw Error(ExitCode::connect, "no SUBACK for '" + s.filter + "' from " + impl.settings.describe());
+    }
+    if (result.front() >= 0x80) {
+      throw Error(ExitCode::auth, "broker refused the subscription to '" + s.filter + "': " +
+                                      mosquitto_reason_string(result.front()));
+    }
+    granted.push_back(result.front());
+  }
+  return granted;
+}
+
+void Connection::unsubscribe(const std::vector<std::string>& filters) {
+  for (const auto& f : filters) mosquitto_unsubscribe_v5(impl_->mosq, nullptr, f.c_str(), nullptr);
+}
+
+void Connection::disconnect() {
+  Impl& impl = *impl_;
+  if (!impl.mosq || !impl.network.joinable()) return;
+  {
+    std::lock_guard lock(impl.mutex);
+    if (impl.stopping) return;
+    impl.stopping = true;
+    impl.stop_requested_at = Clock::now();
+    impl.changed.notify_all();
+  }
+  PropertyList props;
+  if (impl.settings.protocol == 5 && impl.settings.clean_session) {
+    // Drop the reconnect-grace session now that we leave on purpose.
+    mosquitto_property_add_int32(&props.head, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 0);
+  }
+  mosquitto_disconnect_v5(impl.mosq, 0, props.head);
+  impl.network.join();
+}
+
+const broker::ConnectionSettings& Connection::settings() const { return impl_->settings; }
+
+int Connection::reconnect_count() const { return impl_->reconnects.load(); }
+
+}  // namespace dtbus::mqtt

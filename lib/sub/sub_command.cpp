@@ -1,0 +1,336 @@
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <cstdio>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "dtbus/broker.hpp"
+#include "dtbus/envelope.hpp"
+#include "dtbus/error.hpp"
+#include "dtbus/interrupt.hpp"
+#include "dtbus/output.hpp"
+#include "dtbus/record.hpp"
+#include "dtbus/sub.hpp"
+#include "dtbus/topic.hpp"
+#include "dtbus/where.hpp"
+#include "sub/format.hpp"
+
+namespace dtbus::sub {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using SystemClock = std::chrono::system_clock;
+
+// Messages waiting for the output thread; the network thread blocks beyond this (TCP then
+// pushes back on the broker) so memory stays bounded when stdout is slow.
+constexpr size_t kMaxQueued = 8192;
+constexpr auto kPollInterval = std::chrono::milliseconds(100);
+
+enum class Format { text, json, raw, templated };
+
+struct Item {
+  mqtt::ReceivedMessage message;
+  SystemClock::time_point received;
+};
+
+// Hand-off from the network thread to the thread that formats and writes.
+class Inbox {
+ public:
+  // Network thread. Returns false once closed (the message is dropped: we are leaving).
+  void push(mqtt::ReceivedMessage& message) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] { return items_.size() < kMaxQueued || closed_; });
+    if (closed_) return;
+    items_.push_back({std::move(message), SystemClock::now()});
+    if (items_.size() == 1) arrived_.notify_one();
+  }
+  // Takes everything queued, waiting until `deadline` when empty.
+  void take(std::vector<Item>& into, Clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    if (items_.empty()) arrived_.wait_until(lock, deadline, [&] { return !items_.empty(); });
+    into.swap(items_);
+    space_.notify_all();
+  }
+  bool empty() {
+    std::lock_guard lock(mutex_);
+    return items_.empty();
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    space_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::condition_variable space_;
+  std::vector<Item> items_;
+  bool closed_ = false;
+};
+
+Format pick_format(const Options& o, const std::string& output) {
+  if (o.format_template) return Format::templated;
+  std::string name = output.empty() ? (output::is_tty(stdout) ? "text" : "json") : output;
+  if (name == "text") return Format::text;
+  if (name == "json") return Format::json;
+  if (name == "raw") return Format::raw;
+  throw Error(ExitCode::usage, "-o must be text, json or raw");
+}
+
+class Command {
+ public:
+  Command(const cli::GlobalOptions& globals, const Options& options, const std::string& output)
+      : globals_(globals), o_(options), format_(pick_format(options, output)) {}
+
+  int run() {
+    prepare();
+    interrupt::install();
+    mqtt::Handlers handlers;
+    handlers.on_message = [this](mqtt::ReceivedMessage& m) { inbox_.push(m); };
+    mqtt::Connection connection(target_.connection, std::move(handlers));
+    // Destroyed before the connection: releases a network thread waiting for inbox space.
+    struct CloseInbox {
+      Inbox& inbox;
+      ~CloseInbox() { inbox.close(); }
+    } close_inbox{inbox_};
+    connection.connect();
+    std::vector<mqtt::Subscription> subscriptions;
+    for (const auto& filter : filters_) {
+      mqtt::Subscription s;
+      s.filter = filter;
+      s.qos = qos_;
+      s.retain_handling = o_.no_retained ? 2 : 0;
+      subscriptions.push_back(s);
+    }
+    connection.subscribe(subscriptions);
+    started_ = Clock::now();
+    std::string stop_reason = loop();
+    inbox_.close();
+    connection.disconnect();
+    if (record_ != nullptr) std::fclose(record_);
+    print_stats();
+    return finish_status(stop_reason);
+  }
+
+ private:
+  void prepare() {
+    if (o_.filters.empty()) throw Error(ExitCode::usage, "no topic filter: give -t FILTER or FILTER arguments");
+    if (o_.no_retained && o_.retained_only) {
+      throw Error(ExitCode::usage, "--no-retained and --retained-only exclude each other");
+    }
+    if (o_.qos && (*o_.qos < 0 || *o_.qos > 2)) throw Error(ExitCode::usage, "-q must be 0, 1 or 2");
+    if (o_.count && *o_.count == 0) throw Error(ExitCode::usage, "-C must be at least 1");
+    if (o_.wait_s && *o_.wait_s <= 0) throw Error(ExitCode::usage, "-W must be a positive number of seconds");
+    if (!o_.validate.empty()) {
+      validate_ = envelope::parse_kind(o_.validate);
+      if (validate_ == envelope::Kind::none) throw Error(ExitCode::usage, "--validate must be tracker or dt");
+    }
+    if (!o_.share.empty() && (o_.share.find_first_of("/+#") != std::string::npos)) {
+      throw Error(ExitCode::usage, "--share '" + o_.share + "': a group name cannot hold '/', '+' or '#'");
+    }
+    conditions_ = where::parse_all(o_.where);
+    if (o_.format_template) template_.emplace(*o_.format_template);
+    target_ = broker::resolve(globals_, "sub");
+    auto& settings = target_.connection;
+    for (const auto& filter : o_.filters) {
+      std::string full = settings.prefixed(filter);
+      topic::require_filter(full);
+      if (!o_.share.empty()) full = "$share/" + o_.share + "/" + full;
+      filters_.push_back(full);
+    }
+    qos_ = o_.qos.value_or(o_.session.empty() ? 0 : 1);
+    if (!o_.session.empty()) {
+      // Durable: the broker keeps the subscription and queues QoS>=1 messages while we are away.
+      settings.client_id = o_.session;
+      settings.clean_session = false;
+      settings.session_expiry = kDurableSessionExpiry;
+      if (qos_ == 0) spdlog::warn("--session with -q 0: the broker queues only QoS 1/2 messages while away");
+    }
+    if (!o_.record_file.empty()) {
+      record_ = std::fopen(o_.record_file.c_str(), "a");
+      if (record_ == nullptr) {
+        throw Error(ExitCode::usage, "cannot open --record file '" + o_.record_file + "': " + std::strerror(errno));
+      }
+    }
+    tty_ = output::is_tty(stdout);
+    style_.color = format_ == Format::text && globals_.color_stdout();
+    style_.pretty = o_.pretty;
+    // Full buffering to a pipe/file: flushed when the inbox runs dry (and per message on a TTY).
+    if (!tty_) std::setvbuf(stdout, nullptr, _IOFBF, 1 << 16);
+  }
+
+  // Returns why it stopped: "count", "wait", "signal", "retained".
+  std::string loop() {
+    std::vector<Item> batch;
+    std::optional<Clock::time_point> deadline;
+    if (o_.wait_s) {
+      deadline = started_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*o_.wait_s));
+    }
+    while (true) {
+      if (interrupt::interrupted()) return "signal";
+      auto now = Clock::now();
+      if (deadline && now >= *deadline) return "wait";
+      auto until = now + kPollInterval;
+      if (deadline && *deadline < until) until = *deadline;
+      inbox_.take(batch, until);
+      for (Item& item : batch) {
+        if (!handle(item)) {
+          flush();
+          return stop_reason_;
+        }
+        if (tty_ && !out_.empty()) flush();
+      }
+      batch.clear();
+      if (!out_.empty() && inbox_.empty()) flush();
+    }
+  }
+
+  void flush() {
+    output::write_stdout(out_, true);
+    out_.clear();
+  }
+
+  // False when the command is done (count reached, or end of retained messages).
+  bool handle(Item& item) {
+    const mqtt::ReceivedMessage& m = item.message;
+    if (o_.no_retained && m.retain) return true;
+    if (o_.retained_only && !m.retain) {
+      stop_reason_ = "retained";
+      return false;
+    }
+    bool need_json = !conditions_.empty() || validate_ != envelope::Kind::none ||
+                     (template_ && template_->needs_json());
+    record::Json payload;
+    if (need_json) payload = record::Json::parse(m.payload, nullptr, false);
+    if (!conditions_.empty() && (payload.is_discarded() || !where::matches_all(conditions_, payload))) {
+      return true;
+    }
+    std::vector<std::string> errors;
+    if (validate_ != envelope::Kind::none) {
+      errors = payload.is_discarded() ? std::vector<std::string>{"payload is not JSON"}
+                                      : envelope::validate(validate_, payload);
+    }
+    std::string received_at;
+    if (format_ != Format::text && format_ != Format::raw) received_at = record::rfc3339_ms(item.received);
+    switch (format_) {
+      case Format::json: append_json(m, received_at, errors); break;
+      case Format::raw:
+        out_ += m.payload;
+        out_.push_back('\n');
+        break;
+      case Format::templated:
+        template_->render(out_, m, received_at, payload.is_discarded() ? nullptr : &payload);
+        break;
+      case Format::text: append_text_line(out_, m, item.received, style_, verdict(errors)); break;
+    }
+    if (record_ != nullptr) write_record(m, item.received);
+    received_++;
+    bytes_ += m.payload.size();
+    if (o_.count && received_ >= *o_.count) {
+      stop_reason_ = "count";
+      return false;
+    }
+    return true;
+  }
+
+  std::string verdict(const std::vector<std::string>& errors) const {
+    if (validate_ == envelope::Kind::none) return {};
+    if (errors.empty()) return output::paint("✓ valid", output::Color::green, style_.color);
+    std::string text = "✗ invalid: ";
+    for (size_t i = 0; i < errors.size(); ++i) text += (i ? "; " : "") + errors[i];
+    return output::paint(text, output::Color::red, style_.color);
+  }
+
+  void append_json(const mqtt::ReceivedMessage& m, const std::string& received_at,
+                   const std::vector<std::string>& errors) {
+    if (o_.pretty) {
+      record::Json r = record::to_record(m, received_at);
+      add_validation(r, errors);
+      out_ += r.dump(2, ' ', false, record::Json::error_handler_t::replace);
+      out_.push_back('\n');
+      return;
+    }
+    record::append_record_line(out_, m, received_at);
+    if (validate_ == envelope::Kind::none) return;
+    out_.resize(out_.size() - 2);  // reopen the object: drop "}\n"
+    record::Json extra = record::Json::object();
+    add_validation(extra, errors);
+    std::string tail = extra.dump(-1, ' ', false, record::Json::error_handler_t::replace);
+    out_ += ",";
+    out_.append(tail, 1, tail.size() - 1);  // `"valid":...,"errors":[...]}`
+    out_.push_back('\n');
+  }
+
+  void add_validation(record::Json& r, const std::vector<std::string>& errors) const {
+    if (validate_ == envelope::Kind::none) return;
+    r["valid"] = errors.empty();
+    r["errors"] = errors;
+  }
+
+  void write_record(const mqtt::ReceivedMessage& m, SystemClock::time_point received) {
+    line_.clear();
+    record::append_record_line(line_, m, record::rfc3339_ms(received));
+    if (std::fwrite(line_.data(), 1, line_.size(), record_) != line_.size() || std::fflush(record_) != 0) {
+      throw Error(ExitCode::runtime, "cannot write --record file '" + o_.record_file + "': " + std::strerror(errno));
+    }
+  }
+
+  void print_stats() const {
+    if (!o_.stats) return;
+    double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    double rate = seconds > 0 ? static_cast<double>(received_) / seconds : 0;
+    char text[200];
+    std::snprintf(text, sizeof text, "dtbus sub: %llu messages in %.3f s (%.1f msg/s), %llu payload bytes\n",
+                  static_cast<unsigned long long>(received_), seconds, rate,
+                  static_cast<unsigned long long>(bytes_));
+    std::fputs(text, stderr);
+  }
+
+  int finish_status(const std::string& reason) const {
+    if (reason != "wait") return 0;
+    if (o_.count && received_ < *o_.count) {
+      throw Error(ExitCode::timeout, "only " + std::to_string(received_) + " of " + std::to_string(*o_.count) +
+                                         " message(s) within " + seconds_text() + " s");
+    }
+    if (received_ == 0) throw Error(ExitCode::timeout, "no message within " + seconds_text() + " s");
+    return 0;
+  }
+
+  std::string seconds_text() const {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", *o_.wait_s);
+    return text;
+  }
+
+  const cli::GlobalOptions& globals_;
+  const Options& o_;
+  Format format_;
+  broker::Target target_;
+  std::vector<std::string> filters_;
+  int qos_ = 0;
+  envelope::Kind validate_ = envelope::Kind::none;
+  std::vector<where::Condition> conditions_;
+  std::optional<Template> template_;
+  TextStyle style_;
+  bool tty_ = false;
+  std::FILE* record_ = nullptr;
+  Inbox inbox_;
+  std::string out_;
+  std::string line_;
+  std::string stop_reason_;
+  Clock::time_point started_ = Clock::now();
+  uint64_t received_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace
+
+int run(const cli::GlobalOptions& globals, const Options& options, const std::string& output) {
+  Command command(globals, options, output);
+  return command.run();
+}
+
+}  // namespace dtbus::sub

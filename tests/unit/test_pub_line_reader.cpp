@@ -1,0 +1,54 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "pub/line_reader.hpp"
+
+namespace dtbus::pub {
+namespace {
+
+// Feeds `input` through a pipe in small chunks and collects the lines.
+std::vector<std::string> lines_of(const std::string& input, size_t buffer_size) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  std::thread writer([&] {
+    for (size_t i = 0; i < input.size(); i += 7) {
+      size_t n = std::min<size_t>(7, input.size() - i);
+      EXPECT_EQ(write(fds[1], input.data() + i, n), static_cast<ssize_t>(n));
+    }
+    close(fds[1]);
+  });
+  LineReader reader(fds[0], buffer_size);
+  std::vector<std::string> lines;
+  while (auto line = reader.next()) {
+    lines.emplace_back(*line);
+    EXPECT_EQ(reader.line_number(), lines.size());
+  }
+  writer.join();
+  close(fds[0]);
+  return lines;
+}
+
+TEST(LineReader, SplitsLinesAcrossReads) {
+  std::string long_line(100, 'x');
+  auto lines = lines_of("one\n\nthree\n" + long_line + "\nlast", 8);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], "one");
+  EXPECT_EQ(lines[1], "");  // empty lines are returned; pub skips them but counts them
+  EXPECT_EQ(lines[2], "three");
+  EXPECT_EQ(lines[3], long_line);
+  EXPECT_EQ(lines[4], "last");
+}
+
+TEST(LineReader, KeepsCarriageReturnsAndBinary) {
+  auto lines = lines_of(std::string("a\r\nb\0c\n", 7), 4);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "a\r");
+  EXPECT_EQ(lines[1], std::string("b\0c", 3));
+}
+
+TEST(LineReader, EmptyInput) { EXPECT_TRUE(lines_of("", 16).empty()); }
+
+}  // namespace
+}  // namespace dtbus::pub

@@ -1,0 +1,3 @@
+#include "dtbus/dispatch.hpp"
+
+int main(int argc, char** argv) { return dtbus::cli::dispatch(argc, argv); }

@@ -1,0 +1,27 @@
+// dtbus token: print an OAuth2 access token of a token provider.
+#include "dtbus/cli.hpp"
+#include "dtbus/token_command.hpp"
+
+int main(int argc, char** argv) {
+  dtbus::cli::Command command(
+      "token", "Print an access token from a token provider (OAuth2 client credentials)",
+      {"token", "json", "header"});
+  CLI::App& app = command.app();
+  dtbus::token_command::Options options;
+  auto* provider =
+      app.add_option(
+             "--provider", options.provider,
+             "Token provider in the config (default: the broker's token_provider, else OIDC_* env)")
+          ->type_name("NAME");
+  provider->excludes(app.get_option("--broker"));
+  app.add_flag("--decode", options.decode,
+               "Print the JWT header and claims (signature not verified)");
+  auto* no_cache =
+      app.add_flag("--no-cache", options.no_cache, "Neither read nor write the token cache");
+  app.add_flag("--refresh", options.refresh,
+               "Fetch a new token even if the cached one is still valid")
+      ->excludes(no_cache);
+  return command.run(argc, argv, [&] {
+    return dtbus::token_command::run(command.globals(), options, command.output());
+  });
+}
