@@ -62,8 +62,9 @@ Json plan_line(const Planned& p) {
   message.properties = recovery_properties(*p.entry, p.replay_count);
   Json line;
   line["id"] = p.entry->id;
-  for (auto& [key, value] : record::to_record(message, "").items()) {
-    if (key != "received_at") line[key] = value;
+  Json fields = record::to_record(message, "");
+  for (auto& [key, value] : fields.items()) {
+    if (key != "received_at") line[key] = std::move(value);
   }
   return line;
 }

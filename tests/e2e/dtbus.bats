@@ -85,7 +85,7 @@ SH
 @test "man pages render without warnings" {
   command -v man >/dev/null || skip "man not installed"
   for page in "$DTBUS_SOURCE_DIR"/man/*.[15] "$DTBUS_BIN_DIR"/../man/*.1; do
-    run -0 man --warnings -l "$page"
-    refute_output --partial "warning"
+    run -0 --separate-stderr man --warnings -l "$page"
+    [[ -z $stderr ]] || fail "$page: $stderr"
   done
 }
