@@ -1,6 +1,6 @@
 // dtbus dlq: capture, inspect and recover dead-lettered events (SPEC §4 `dtbus dlq`).
-#include "dtbus/cli.hpp"
 #include "dtbus/dlq.hpp"
+#include "dtbus/cli.hpp"
 
 namespace {
 
@@ -9,7 +9,8 @@ void add_filters(CLI::App* app, dtbus::dlq::FilterOptions& f, bool with_ids) {
   app->add_option("--topic", f.topic, "Only entries whose original_topic matches this MQTT filter")
       ->type_name("FILTER")
       ->group(group);
-  app->add_option("--reason", f.reason, "Only entries whose failure_reason matches this regex (ECMAScript)")
+  app->add_option("--reason", f.reason,
+                  "Only entries whose failure_reason matches this regex (ECMAScript)")
       ->type_name("REGEX")
       ->group(group);
   app->add_option("--since", f.since, "Failed at or after TIME: RFC 3339 or an age (30m, 2h, 1d)")
@@ -28,31 +29,42 @@ void add_filters(CLI::App* app, dtbus::dlq::FilterOptions& f, bool with_ids) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command("dlq", "Capture, inspect and recover dead-lettered events", {"text", "json"});
+  dtbus::cli::Command command("dlq", "Capture, inspect and recover dead-lettered events",
+                              {"text", "json"});
   CLI::App& app = command.app();
   app.require_subcommand(1);
 
-  app.add_subcommand("attach", "Create the durable DLQ subscription (idempotent) and pull what is queued");
+  app.add_subcommand("attach",
+                     "Create the durable DLQ subscription (idempotent) and pull what is queued");
 
   dtbus::dlq::ListOptions list_options;
   auto* list = app.add_subcommand("list", "Pull from the broker, then show pending dead letters");
   add_filters(list, list_options.filters, true);
   list->add_flag("--all", list_options.all, "Show every entry: pending, recovered and purged");
-  list->add_flag("--no-pull", list_options.no_pull, "Only read the spool; do not contact the broker");
+  list->add_flag("--no-pull", list_options.no_pull,
+                 "Only read the spool; do not contact the broker");
 
   dtbus::dlq::RecoverOptions recover_options;
-  auto* recover = app.add_subcommand("recover", "Republish pending dead letters to their original topic");
+  auto* recover =
+      app.add_subcommand("recover", "Republish pending dead letters to their original topic");
   add_filters(recover, recover_options.filters, true);
-  recover->add_flag("--dry-run", recover_options.dry_run, "Show what would be sent where; publish nothing");
-  recover->add_option("--rate", recover_options.rate, "At most N messages per second")->type_name("N");
-  recover->add_option("--limit", recover_options.limit, "Recover at most N entries")->type_name("N");
-  recover->add_option("--to-topic", recover_options.to_topic, "Send every payload to this retry topic instead")
-      ->type_name("TOPIC");
-  recover->add_option("--max-replays", recover_options.max_replays,
-                      "Skip entries already replayed N times (default 3)")
+  recover->add_flag("--dry-run", recover_options.dry_run,
+                    "Show what would be sent where; publish nothing");
+  recover->add_option("--rate", recover_options.rate, "At most N messages per second")
       ->type_name("N");
-  recover->add_option("--timeout", recover_options.timeout,
-                      "Give up after S seconds without an acknowledgement (default 60)")
+  recover->add_option("--limit", recover_options.limit, "Recover at most N entries")
+      ->type_name("N");
+  recover
+      ->add_option("--to-topic", recover_options.to_topic,
+                   "Send every payload to this retry topic instead")
+      ->type_name("TOPIC");
+  recover
+      ->add_option("--max-replays", recover_options.max_replays,
+                   "Skip entries already replayed N times (default 3)")
+      ->type_name("N");
+  recover
+      ->add_option("--timeout", recover_options.timeout,
+                   "Give up after S seconds without an acknowledgement (default 60)")
       ->type_name("S")
       ->check(CLI::PositiveNumber);
   recover->add_flag("--no-pull", recover_options.no_pull, "Do not pull from the broker first");

@@ -210,6 +210,7 @@ class Loader {
   std::vector<Field> entries(const YAML::Node& map, const std::string& path, bool report_dups) {
     std::vector<Field> out;
     std::vector<Field> merged;
+    open_maps_.push_back(map);
     for (auto it = map.begin(); it != map.end(); ++it) {
       Location key_at = at(it->first.Mark());
       if (!it->first.IsScalar()) {
@@ -240,6 +241,7 @@ class Loader {
       auto same = [&](auto& f) { return f.key == field.key; };
       if (std::none_of(out.begin(), out.end(), same)) out.push_back(std::move(field));
     }
+    open_maps_.pop_back();
     return out;
   }
 
@@ -251,11 +253,17 @@ class Loader {
     }
     if (sources.empty() ||
         std::any_of(sources.begin(), sources.end(), [](auto& s) { return !s.IsMap(); })) {
-      error(merge.path, merge.value_at, "merge key expects a mapping or a sequence of mappings");
+      error(merge.path, merge.key_at, "merge key expects a mapping or a sequence of mappings");
       return;
     }
     // Earlier sources win over later ones (YAML merge-key semantics).
     for (const auto& source : sources) {
+      // yaml-cpp resolves `x: &a {<<: *a}` into a cycle.
+      auto self = [&](const YAML::Node& open) { return open.is(source); };
+      if (std::any_of(open_maps_.begin(), open_maps_.end(), self)) {
+        error(merge.path, merge.key_at, "merge key refers to its own mapping");
+        continue;
+      }
       for (auto& field : entries(source, path, false)) {
         auto same = [&](auto& f) { return f.key == field.key; };
         if (std::none_of(merged.begin(), merged.end(), same)) merged.push_back(std::move(field));
@@ -627,6 +635,7 @@ class Loader {
   LoadResult result_;
   std::vector<std::pair<Field, std::string>> references_;   // token_provider fields → name
   std::vector<std::pair<Field, std::string>> credentials_;  // username/password → broker
+  std::vector<YAML::Node> open_maps_;  // mappings whose entries are being collected
 };
 
 }  // namespace

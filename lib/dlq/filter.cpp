@@ -15,8 +15,10 @@ namespace {
 using namespace std::chrono;
 
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -36,12 +38,18 @@ TimePoint parse_time_option(std::string_view text, TimePoint now, std::string_vi
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size() - 1, amount);
     if (ec == std::errc() && end == value.data() + value.size() - 1 && amount >= 0) {
       switch (value.back()) {
-        case 's': return now - seconds(amount);
-        case 'm': return now - minutes(amount);
-        case 'h': return now - hours(amount);
-        case 'd': return now - days(amount);
-        case 'w': return now - weeks(amount);
-        default: break;
+        case 's':
+          return now - seconds(amount);
+        case 'm':
+          return now - minutes(amount);
+        case 'h':
+          return now - hours(amount);
+        case 'd':
+          return now - days(amount);
+        case 'w':
+          return now - weeks(amount);
+        default:
+          break;
       }
     }
   }
@@ -77,8 +85,8 @@ Filter::Filter(const FilterOptions& options, TimePoint now, const std::string& t
     try {
       reason_.emplace(options.reason, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
-      throw Error(ExitCode::usage, "--reason '" + options.reason + "': invalid regular expression (" +
-                                       e.what() + ")");
+      throw Error(ExitCode::usage, "--reason '" + options.reason +
+                                       "': invalid regular expression (" + e.what() + ")");
     }
   }
   if (!options.since.empty()) since_ = parse_time_option(options.since, now, "--since");
@@ -122,7 +130,8 @@ std::vector<const Entry*> select(const Spool& spool, const Filter& filter,
     for (const auto& e : spool.entries()) {
       if (e.id.rfind(id, 0) == 0) hits.push_back(e.id);
     }
-    if (hits.empty()) throw Error(ExitCode::usage, "--id " + id + ": no such entry in " + spool.path());
+    if (hits.empty())
+      throw Error(ExitCode::usage, "--id " + id + ": no such entry in " + spool.path());
     if (hits.size() > 1) {
       throw Error(ExitCode::usage, "--id " + id + " is ambiguous (" + std::to_string(hits.size()) +
                                        " entries start with it)");
@@ -164,7 +173,8 @@ int previous_replay_count(const Entry& entry) {
   }
   if (entry.body.is_object()) {
     if (auto it = entry.body.find(kKey); it != entry.body.end()) consider(*it);
-    if (auto payload = entry.body.find("payload"); payload != entry.body.end() && payload->is_object()) {
+    if (auto payload = entry.body.find("payload");
+        payload != entry.body.end() && payload->is_object()) {
       if (auto it = payload->find(kKey); it != payload->end()) consider(*it);
     }
   }

@@ -16,8 +16,9 @@ constexpr size_t kMinTextWidth = 12;
 
 // Display width by code points (close enough for topics and reasons).
 size_t width(std::string_view text) {
-  return static_cast<size_t>(std::count_if(text.begin(), text.end(),
-                                           [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
 }
 
 // Cut at a code point boundary, marking the cut; pads to `columns` when `pad`.
@@ -48,7 +49,8 @@ Json json_line(const Entry& e) {
   const Letter& l = e.letter;
   line["original_topic"] = l.conforming() ? Json(l.original_topic) : Json(nullptr);
   line["failure_reason"] = reason_of(e);
-  line["failure_timestamp"] = l.failure_timestamp.empty() ? Json(nullptr) : Json(l.failure_timestamp);
+  line["failure_timestamp"] =
+      l.failure_timestamp.empty() ? Json(nullptr) : Json(l.failure_timestamp);
   line["received_at"] = e.received_at;
   line["payload"] = l.conforming() ? letter_payload(e) : e.body;
   line["dlq_topic"] = e.dlq_topic;
@@ -59,10 +61,12 @@ std::string render_table(const std::vector<const Entry*>& rows, bool with_state,
   auto now = std::chrono::system_clock::now();
   size_t columns = static_cast<size_t>(std::max(40, output::terminal_columns(stdout)));
   size_t fixed = kIdWidth + 2 + kAgeWidth + 2 + (with_state ? kStateWidth + 2 : 0);
-  size_t flexible = columns > fixed + 2 * kMinTextWidth + 2 ? columns - fixed - 2 : 2 * kMinTextWidth;
+  size_t flexible =
+      columns > fixed + 2 * kMinTextWidth + 2 ? columns - fixed - 2 : 2 * kMinTextWidth;
   size_t longest_topic = width("ORIGINAL TOPIC");
   for (const auto* e : rows) {
-    longest_topic = std::max(longest_topic, width(e->letter.conforming() ? e->letter.original_topic : "-"));
+    longest_topic =
+        std::max(longest_topic, width(e->letter.conforming() ? e->letter.original_topic : "-"));
   }
   // The topic gets what it needs up to half of the room; the reason the rest.
   size_t topic_width = std::clamp(longest_topic, kMinTextWidth, flexible / 2);
@@ -76,16 +80,18 @@ std::string render_table(const std::vector<const Entry*>& rows, bool with_state,
     auto time = entry_time(*e);
     std::string age = time ? format_age(*time, now) : "?";
     std::string state = state_name(e->state);
-    out += e->id + "  " + std::string(kAgeWidth - std::min(kAgeWidth, age.size()), ' ') + age + "  ";
+    out +=
+        e->id + "  " + std::string(kAgeWidth - std::min(kAgeWidth, age.size()), ' ') + age + "  ";
     if (with_state) {
-      auto painted = output::paint(fit(state, kStateWidth, true),
-                                   e->state == State::pending ? output::Color::yellow : output::Color::gray,
-                                   color);
+      auto painted = output::paint(
+          fit(state, kStateWidth, true),
+          e->state == State::pending ? output::Color::yellow : output::Color::gray, color);
       out += painted + "  ";
     }
     out += fit(e->letter.conforming() ? e->letter.original_topic : "-", topic_width, true) + "  ";
     std::string reason = fit(reason_of(*e), reason_width, false);
-    out += (e->letter.conforming() ? reason : output::paint(reason, output::Color::red, color)) + "\n";
+    out +=
+        (e->letter.conforming() ? reason : output::paint(reason, output::Color::red, color)) + "\n";
   }
   return out;
 }
@@ -94,7 +100,8 @@ std::string render_table(const std::vector<const Entry*>& rows, bool with_state,
 
 int list(const cli::GlobalOptions& globals, const ListOptions& options, const std::string& format) {
   Setup setup = resolve_setup(globals);
-  Filter filter(options.filters, std::chrono::system_clock::now(), setup.target.connection.topic_prefix);
+  Filter filter(options.filters, std::chrono::system_clock::now(),
+                setup.target.connection.topic_prefix);
   std::vector<State> states = {State::pending};
   if (options.all) states = {State::pending, State::recovered, State::purged};
 
@@ -114,11 +121,12 @@ int list(const cli::GlobalOptions& globals, const ListOptions& options, const st
 
   if (format == "json") {
     std::string out;
-    for (const auto* e : rows) out += json_line(*e).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+    for (const auto* e : rows)
+      out += json_line(*e).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
     output::write_stdout(out);
   } else if (rows.empty()) {
-    output::write_stdout(std::string(options.all ? "no entries" : "no pending dead letters") + " in " +
-                         spool->path() + "\n");
+    output::write_stdout(std::string(options.all ? "no entries" : "no pending dead letters") +
+                         " in " + spool->path() + "\n");
   } else {
     output::write_stdout(render_table(rows, options.all, globals.color_stdout()));
   }

@@ -29,20 +29,23 @@ struct Planned {
   int replay_count;  // the count this publish carries
 };
 
-std::string summary_text(size_t matched, size_t recovered, size_t failed, size_t skipped, bool dry_run) {
+std::string summary_text(size_t matched, size_t recovered, size_t failed, size_t skipped,
+                         bool dry_run) {
   if (dry_run) {
-    return "dry run: would recover " + std::to_string(matched - skipped) + " of " + std::to_string(matched) +
-           " matched dead letter(s) (" + std::to_string(skipped) + " skipped); nothing was published\n";
+    return "dry run: would recover " + std::to_string(matched - skipped) + " of " +
+           std::to_string(matched) + " matched dead letter(s) (" + std::to_string(skipped) +
+           " skipped); nothing was published\n";
   }
   return "recovered " + std::to_string(recovered) + " of " + std::to_string(matched) +
-         " matched dead letter(s) (" + std::to_string(skipped) + " skipped, " + std::to_string(failed) +
-         " failed)\n";
+         " matched dead letter(s) (" + std::to_string(skipped) + " skipped, " +
+         std::to_string(failed) + " failed)\n";
 }
 
 // Shows a payload on one line: as is when it is printable UTF-8, else as a JSON string.
 std::string printable(const std::string& bytes) {
-  bool plain = topic::valid_utf8(bytes) &&
-               std::none_of(bytes.begin(), bytes.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+  bool plain = topic::valid_utf8(bytes) && std::none_of(bytes.begin(), bytes.end(), [](char c) {
+                 return static_cast<unsigned char>(c) < 0x20;
+               });
   return plain ? bytes : Json(bytes).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -69,7 +72,9 @@ Json plan_line(const Planned& p) {
   return line;
 }
 
-void warn_skipped(const Entry& e, const std::string& why) { spdlog::warn("skipped {}: {}", e.id, why); }
+void warn_skipped(const Entry& e, const std::string& why) {
+  spdlog::warn("skipped {}: {}", e.id, why);
+}
 
 // "\r12/3000 recovered (250/s)" on a TTY stderr.
 class Progress {
@@ -81,7 +86,8 @@ class Progress {
     if (!force && now - last_ < kProgressInterval) return;
     last_ = now;
     double seconds = std::chrono::duration<double>(now - started_).count();
-    std::fprintf(stderr, "\r\x1b[Krecovering %zu/%zu (%.0f/s)", done, total_, seconds > 0 ? done / seconds : 0.0);
+    std::fprintf(stderr, "\r\x1b[Krecovering %zu/%zu (%.0f/s)", done, total_,
+                 seconds > 0 ? done / seconds : 0.0);
     std::fflush(stderr);
   }
   void clear() {
@@ -131,18 +137,22 @@ void clear_retained(const Setup& setup, const cli::GlobalOptions& globals, Spool
   }
   spool.sync();
   if (cleared < done.size()) {
-    spdlog::warn("{} retained DLQ message(s) not cleared at the broker; the next recover/purge retries",
-                 done.size() - cleared);
+    spdlog::warn(
+        "{} retained DLQ message(s) not cleared at the broker; the next recover/purge retries",
+        done.size() - cleared);
   }
 }
 
 }  // namespace detail
 
-int recover(const cli::GlobalOptions& globals, const RecoverOptions& options, const std::string& format) {
-  if (options.rate && *options.rate <= 0) throw Error(ExitCode::usage, "--rate must be greater than 0");
+int recover(const cli::GlobalOptions& globals, const RecoverOptions& options,
+            const std::string& format) {
+  if (options.rate && *options.rate <= 0)
+    throw Error(ExitCode::usage, "--rate must be greater than 0");
   if (options.max_replays < 1) throw Error(ExitCode::usage, "--max-replays must be at least 1");
   Setup setup = resolve_setup(globals);
-  Filter filter(options.filters, std::chrono::system_clock::now(), setup.target.connection.topic_prefix);
+  Filter filter(options.filters, std::chrono::system_clock::now(),
+                setup.target.connection.topic_prefix);
   std::string to_topic;
   if (!options.to_topic.empty()) {
     to_topic = setup.target.connection.prefixed(options.to_topic);
@@ -176,7 +186,8 @@ int recover(const cli::GlobalOptions& globals, const RecoverOptions& options, co
       ++skipped;
       continue;
     }
-    plan.push_back({e, to_topic.empty() ? e->letter.original_topic : to_topic, std::move(payload), previous + 1});
+    plan.push_back({e, to_topic.empty() ? e->letter.original_topic : to_topic, std::move(payload),
+                    previous + 1});
   }
   size_t matched = plan.size() + skipped;
 
@@ -240,8 +251,9 @@ int recover(const cli::GlobalOptions& globals, const RecoverOptions& options, co
     spool.sync();
     std::lock_guard lock(journal_mutex);
     if (!journal_error.empty()) {
-      throw Error(ExitCode::runtime, journal_error + " (entries published but not marked recovered stay "
-                                                     "pending and are published again next time)");
+      throw Error(ExitCode::runtime, journal_error +
+                                         " (entries published but not marked recovered stay "
+                                         "pending and are published again next time)");
     }
   }
   if (!options.dry_run) detail::clear_retained(setup, globals, spool);
@@ -250,31 +262,38 @@ int recover(const cli::GlobalOptions& globals, const RecoverOptions& options, co
   size_t ok = recovered;
   size_t failed = options.dry_run ? 0 : plan.size() - ok;
   if (format == "json") {
-    nlohmann::json summary = {{"matched", matched}, {"recovered", ok}, {"failed", failed},
-                              {"skipped", skipped}, {"dry_run", options.dry_run}};
+    nlohmann::json summary = {{"matched", matched},
+                              {"recovered", ok},
+                              {"failed", failed},
+                              {"skipped", skipped},
+                              {"dry_run", options.dry_run}};
     output::write_stdout(output::to_json_line(summary) + "\n");
   } else {
     output::write_stdout(summary_text(matched, ok, failed, skipped, options.dry_run));
   }
   if (failed > 0) {
-    spdlog::error("{} dead letter(s) not acknowledged by the broker; they stay pending in {}", failed,
-                  spool.path());
+    spdlog::error("{} dead letter(s) not acknowledged by the broker; they stay pending in {}",
+                  failed, spool.path());
     return static_cast<int>(ExitCode::incomplete);
   }
   return 0;
 }
 
-int purge(const cli::GlobalOptions& globals, const PurgeOptions& options, const std::string& format) {
+int purge(const cli::GlobalOptions& globals, const PurgeOptions& options,
+          const std::string& format) {
   if (!options.yes) {
-    throw Error(ExitCode::usage, "purge deletes dead letters for good; add --yes to confirm (check "
-                                 "first with 'dtbus dlq list' and the same filters)");
+    throw Error(ExitCode::usage,
+                "purge deletes dead letters for good; add --yes to confirm (check "
+                "first with 'dtbus dlq list' and the same filters)");
   }
   Setup setup = resolve_setup(globals);
-  Filter filter(options.filters, std::chrono::system_clock::now(), setup.target.connection.topic_prefix);
+  Filter filter(options.filters, std::chrono::system_clock::now(),
+                setup.target.connection.topic_prefix);
   auto open = detail::open_spool(setup, !options.no_pull);
   Spool& spool = *open.spool;
   std::vector<StateChange> changes;
-  for (const auto* e : select(spool, filter, {State::pending})) changes.push_back({e->id, State::purged, ""});
+  for (const auto* e : select(spool, filter, {State::pending}))
+    changes.push_back({e->id, State::purged, ""});
   spool.change(changes);
   spool.sync();
   detail::clear_retained(setup, globals, spool);
@@ -283,8 +302,8 @@ int purge(const cli::GlobalOptions& globals, const PurgeOptions& options, const 
     nlohmann::json summary = {{"matched", changes.size()}, {"purged", changes.size()}};
     output::write_stdout(output::to_json_line(summary) + "\n");
   } else {
-    output::write_stdout("purged " + std::to_string(changes.size()) + " dead letter(s) from " + spool.path() +
-                         "\n");
+    output::write_stdout("purged " + std::to_string(changes.size()) + " dead letter(s) from " +
+                         spool.path() + "\n");
   }
   return 0;
 }

@@ -58,8 +58,10 @@ Setup resolve_setup(const cli::GlobalOptions& globals) {
   } else {
     // No dlq section (or no config): the documented defaults, named after the broker entry.
     dlq.client_id = "dtbus-dlq-" + setup.broker_name;
-    std::string state = config::detail::xdg_dir("XDG_STATE_HOME", ".local/state", config::process_env());
-    dlq.spool = (state.empty() ? std::string(".") : state) + "/dtbus/dlq/" + setup.broker_name + ".jsonl";
+    std::string state =
+        config::detail::xdg_dir("XDG_STATE_HOME", ".local/state", config::process_env());
+    dlq.spool =
+        (state.empty() ? std::string(".") : state) + "/dtbus/dlq/" + setup.broker_name + ".jsonl";
   }
   setup.filter = setup.target.connection.prefixed(dlq.topic);
   topic::require_filter(setup.filter);
@@ -115,9 +117,10 @@ PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
   report.session_present = session_present;
   if (subscribe || !report.session_present) {
     if (!subscribe) {
-      spdlog::warn("the broker had no session '{}' (never attached, expired or lost); created it "
-                   "now: dead letters published while it did not exist were not kept",
-                   setup.client_id);
+      spdlog::warn(
+          "the broker had no session '{}' (never attached, expired or lost); created it "
+          "now: dead letters published while it did not exist were not kept",
+          setup.client_id);
     }
     mqtt::Subscription subscription;
     subscription.filter = setup.filter;
@@ -138,11 +141,14 @@ PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
     auto idle = Clock::now() - Clock::time_point(Clock::duration(last_activity.load()));
     if (idle >= quiet) break;
     if (Clock::now() - started > kMaxPull) {
-      spdlog::warn("still receiving after {} s; stopping the pull here (the rest stays queued at the "
-                   "broker for the next run)", kMaxPull.count());
+      spdlog::warn(
+          "still receiving after {} s; stopping the pull here (the rest stays queued at the "
+          "broker for the next run)",
+          kMaxPull.count());
       break;
     }
-    std::this_thread::sleep_for(std::min<Clock::duration>(quiet - idle, std::chrono::milliseconds(50)));
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(quiet - idle, std::chrono::milliseconds(50)));
   }
   // Sends the queued PUBACKs, then DISCONNECT; the session stays at the broker.
   connection.disconnect();
@@ -179,8 +185,8 @@ int attach(const cli::GlobalOptions& globals, const std::string& format) {
                           {"spool", spool.path()}};
     output::write_stdout(output::to_json_line(out) + "\n");
   } else {
-    output::write_stdout("attached session '" + setup.client_id + "' to '" + setup.filter + "' on " +
-                         setup.target.connection.describe() + " (" +
+    output::write_stdout("attached session '" + setup.client_id + "' to '" + setup.filter +
+                         "' on " + setup.target.connection.describe() + " (" +
                          (report.session_present ? "existing session" : "new session") + "); " +
                          std::to_string(report.spooled) + " new dead letter(s) in " + spool.path() +
                          "\n");

@@ -120,9 +120,12 @@ std::string string_field(const Json& record, const char* key) {
 
 const char* state_name(State state) {
   switch (state) {
-    case State::pending: return "pending";
-    case State::recovered: return "recovered";
-    case State::purged: return "purged";
+    case State::pending:
+      return "pending";
+    case State::recovered:
+      return "recovered";
+    case State::purged:
+      return "purged";
   }
   return "pending";
 }
@@ -170,7 +173,8 @@ void interpret(Entry& entry) {
     // RFC 3339 text, or epoch seconds/milliseconds (unit by magnitude) as a number.
     letter.failure_timestamp = ts->is_string() ? ts->get<std::string>() : dump(*ts);
     if (auto ns = replay::parse_time_json(*ts)) {
-      letter.failure_time = TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(*ns)));
+      letter.failure_time =
+          TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(*ns)));
     }
   }
 }
@@ -193,9 +197,15 @@ Json entry_record(const Entry& entry) {
     r["properties"] = record::properties_to_json(properties);
   }
   switch (entry.body_encoding) {
-    case record::PayloadEncoding::json: r["body"] = entry.body; break;
-    case record::PayloadEncoding::utf8: r["body_text"] = entry.body; break;
-    case record::PayloadEncoding::base64: r["body_base64"] = entry.body; break;
+    case record::PayloadEncoding::json:
+      r["body"] = entry.body;
+      break;
+    case record::PayloadEncoding::utf8:
+      r["body_text"] = entry.body;
+      break;
+    case record::PayloadEncoding::base64:
+      r["body_base64"] = entry.body;
+      break;
   }
   return r;
 }
@@ -261,8 +271,9 @@ Spool::Spool(std::string path, Mode mode) : path_(std::move(path)), mode_(mode) 
     if (!complete) {
       if (rec.is_discarded() || !rec.is_object()) {
         // A crash mid-append: that rec was never acknowledged to anyone, so cut it off.
-        warnings_.push_back(path_ + ":" + std::to_string(line_number) + ": ignoring a torn last line (" +
-                            std::to_string(line.size()) + " bytes) left by an interrupted write");
+        warnings_.push_back(path_ + ":" + std::to_string(line_number) +
+                            ": ignoring a torn last line (" + std::to_string(line.size()) +
+                            " bytes) left by an interrupted write");
         if (fd_ >= 0 && ftruncate(fd_, static_cast<off_t>(start)) != 0) {
           throw file_error(path_, "cannot cut off the torn last line");
         }
@@ -276,7 +287,7 @@ Spool::Spool(std::string path, Mode mode) : path_(std::move(path)), mode_(mode) 
       if (rec.is_discarded() || !rec.is_object()) {
         throw Error(ExitCode::runtime,
                     path_ + ":" + std::to_string(line_number) +
-                        ": damaged spool rec (not a JSON object); fix or remove that line, "
+                        ": damaged spool record (not a JSON object); fix or remove that line, "
                         "nothing was changed");
       }
       apply(std::move(rec), line_number);
@@ -295,14 +306,15 @@ void Spool::open_for_append() {
   fd_ = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) throw file_error(path_, "cannot open for writing");
   // Enforced on an existing file too: the spool holds message contents.
-  if (fchmod(fd_, 0600) != 0) spdlog::warn("cannot make {} private (0600): {}", path_, std::strerror(errno));
+  if (fchmod(fd_, 0600) != 0)
+    spdlog::warn("cannot make {} private (0600): {}", path_, std::strerror(errno));
 }
 
 void Spool::apply(Json rec, size_t line_number) {
   ++records_;
   std::string id = string_field(rec, "id");
   auto where = [&] { return path_ + ":" + std::to_string(line_number); };
-  if (id.empty()) throw Error(ExitCode::runtime, where() + ": spool rec without an id");
+  if (id.empty()) throw Error(ExitCode::runtime, where() + ": spool record without an id");
   if (rec.contains("dlq_topic")) {
     if (index_.count(id) != 0) {
       warnings_.push_back(where() + ": duplicate entry " + id + " ignored");
@@ -381,7 +393,8 @@ bool Spool::append(Entry entry) {
   if (entry.retained) {
     // Retained copies come again on every new subscription: keep one entry per message.
     for (const auto& e : entries_) {
-      if (e.dlq_topic == entry.dlq_topic && e.body_encoding == entry.body_encoding && e.body == entry.body) {
+      if (e.dlq_topic == entry.dlq_topic && e.body_encoding == entry.body_encoding &&
+          e.body == entry.body) {
         return false;
       }
     }

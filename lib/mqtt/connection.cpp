@@ -473,6 +473,9 @@ void Connection::connect() {
   mosquitto_int_option(impl.mosq, MOSQ_OPT_PROTOCOL_VERSION,
                        s.protocol == 311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
   mosquitto_threaded_set(impl.mosq, true);
+  // Small packets (PUBLISH/PUBACK flows) must not wait for Nagle: QoS 1 throughput is bound by
+  // the round trip of the broker's receive-maximum window.
+  mosquitto_int_option(impl.mosq, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_connect_with_flags_callback_set(impl.mosq, nullptr);
   mosquitto_connect_v5_callback_set(impl.mosq, &Impl::on_connect);
   mosquitto_disconnect_v5_callback_set(impl.mosq, &Impl::on_disconnect);

@@ -385,6 +385,12 @@ brokers:
   EXPECT_EQ(result.config.brokers.at("b").port, 8883);
 }
 
+TEST(Config, SelfReferencingMergeKeyIsAnErrorNotARecursion) {
+  const auto& d = only(load("brokers:\n  b:\n    config: &self\n      <<: *self\n      port: 1\n"));
+  EXPECT_EQ(d.format(),
+            "brokers.yaml:4:7: error: brokers.b.config.<<: merge key refers to its own mapping");
+}
+
 TEST(Config, DuplicateKeysReportTheSecondOccurrence) {
   std::string file = kFixtures + "duplicates.yaml";
   auto result = load_file(file, options());

@@ -45,16 +45,19 @@ TEST(DlqTime, ParsesRfc3339AndIsoVariants) {
   EXPECT_EQ(parse_timestamp("2024-05-01T12:30:15-0130"), utc(2024, 5, 1, 14, 0, 15));
   EXPECT_EQ(parse_timestamp("2024-05-01 12:30"), utc(2024, 5, 1, 12, 30));
   EXPECT_EQ(parse_timestamp("2024-05-01"), utc(2024, 5, 1));
-  EXPECT_EQ(parse_timestamp("2024-05-01T12:30:15.250Z"), utc(2024, 5, 1, 12, 30, 15) + milliseconds(250));
+  EXPECT_EQ(parse_timestamp("2024-05-01T12:30:15.250Z"),
+            utc(2024, 5, 1, 12, 30, 15) + milliseconds(250));
   // Python's isoformat(): microseconds and an offset, or no zone at all (taken as UTC).
   EXPECT_EQ(parse_timestamp("2024-05-01T12:30:15.123456+00:00"),
             utc(2024, 5, 1, 12, 30, 15) + microseconds(123456));
-  EXPECT_EQ(parse_timestamp("2024-05-01T12:30:15.5"), utc(2024, 5, 1, 12, 30, 15) + milliseconds(500));
+  EXPECT_EQ(parse_timestamp("2024-05-01T12:30:15.5"),
+            utc(2024, 5, 1, 12, 30, 15) + milliseconds(500));
 }
 
 TEST(DlqTime, RejectsWhatIsNotATime) {
-  for (const char* bad : {"", "yesterday", "2024-13-01", "2024-02-30", "2024-05-01T25:00Z", "2024-05-01T12",
-                          "2024-05-01T12:00Zjunk", "2024-05-01T12:00:00.Z", "2024/05/01"}) {
+  for (const char* bad :
+       {"", "yesterday", "2024-13-01", "2024-02-30", "2024-05-01T25:00Z", "2024-05-01T12",
+        "2024-05-01T12:00Zjunk", "2024-05-01T12:00:00.Z", "2024/05/01"}) {
     EXPECT_FALSE(parse_timestamp(bad).has_value()) << bad;
   }
 }
@@ -67,7 +70,8 @@ TEST(DlqTime, RelativeAgesCountBackFromNow) {
   EXPECT_EQ(parse_time_option("1d", now, "--since"), now - hours(24));
   EXPECT_EQ(parse_time_option("1w", now, "--since"), now - hours(24 * 7));
   EXPECT_EQ(parse_time_option("2024-05-01T00:00:00Z", now, "--since"), utc(2024, 5, 1));
-  EXPECT_EQ(parse_time_option("1714564800", now, "--since"), utc(2024, 5, 1, 12)) << "epoch seconds";
+  EXPECT_EQ(parse_time_option("1714564800", now, "--since"), utc(2024, 5, 1, 12))
+      << "epoch seconds";
   for (const char* bad : {"h", "-2h", "2x", "2.5h", "soon", ""}) {
     try {
       parse_time_option(bad, now, "--until");
@@ -164,17 +168,23 @@ TEST(DlqFilter, EpochNumbersAsFailureTimestamp) {
 TEST(DlqPayload, JsonValuesKeepTheirKeyOrderAndStringsAreTheirBytes) {
   EXPECT_EQ(payload_bytes(make(R"({"original_topic":"a","payload":{"b":1, "a":[1,2.5,"x"]}})")),
             R"({"b":1,"a":[1,2.5,"x"]})");
-  EXPECT_EQ(payload_bytes(make(R"({"original_topic":"a","payload":"plain text\nline"})")), "plain text\nline");
+  EXPECT_EQ(payload_bytes(make(R"({"original_topic":"a","payload":"plain text\nline"})")),
+            "plain text\nline");
   EXPECT_EQ(payload_bytes(make(R"({"original_topic":"a","payload":42})")), "42");
   EXPECT_EQ(payload_bytes(make(R"({"original_topic":"a","payload":null})")), "null");
-  EXPECT_EQ(payload_bytes(make(R"({"original_topic":"a","payload":"AAH/","payload_encoding":"base64"})")),
-            std::string("\x00\x01\xff", 3));
+  EXPECT_EQ(
+      payload_bytes(make(R"({"original_topic":"a","payload":"AAH/","payload_encoding":"base64"})")),
+      std::string("\x00\x01\xff", 3));
 }
 
 TEST(DlqPayload, ReplayCountFromPropertiesBodyOrPayload) {
   EXPECT_EQ(previous_replay_count(make(R"({"original_topic":"a","payload":1})")), 0);
-  EXPECT_EQ(previous_replay_count(make(R"({"original_topic":"a","payload":1,"dtbus-replay-count":2})")), 2);
-  EXPECT_EQ(previous_replay_count(make(R"({"original_topic":"a","payload":{"dtbus-replay-count":"3"}})")), 3);
+  EXPECT_EQ(
+      previous_replay_count(make(R"({"original_topic":"a","payload":1,"dtbus-replay-count":2})")),
+      2);
+  EXPECT_EQ(
+      previous_replay_count(make(R"({"original_topic":"a","payload":{"dtbus-replay-count":"3"}})")),
+      3);
   Entry with_property = make(R"({"original_topic":"a","payload":1})");
   with_property.user_properties = {{"dtbus-replay-count", "4"}, {"other", "9"}};
   EXPECT_EQ(previous_replay_count(with_property), 4);

@@ -27,10 +27,10 @@ std::string format_age(TimePoint then, TimePoint now);
 
 // ---- selection -------------------------------------------------------------
 struct FilterOptions {
-  std::string topic;   // MQTT filter on original_topic
-  std::string reason;  // ECMAScript regex searched in failure_reason
-  std::string since;   // inclusive
-  std::string until;   // exclusive
+  std::string topic;             // MQTT filter on original_topic
+  std::string reason;            // ECMAScript regex searched in failure_reason
+  std::string since;             // inclusive
+  std::string until;             // exclusive
   std::vector<std::string> ids;  // exact ids or unique prefixes
 };
 
@@ -109,6 +109,7 @@ int attach(const cli::GlobalOptions& globals, const std::string& format);
 int list(const cli::GlobalOptions& globals, const ListOptions& options, const std::string& format);
 int recover(const cli::GlobalOptions& globals, const RecoverOptions& options,
             const std::string& format);
-int purge(const cli::GlobalOptions& globals, const PurgeOptions& options, const std::string& format);
+int purge(const cli::GlobalOptions& globals, const PurgeOptions& options,
+          const std::string& format);
 
 }  // namespace dtbus::dlq

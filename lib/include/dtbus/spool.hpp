@@ -3,7 +3,8 @@
 //   an entry record  {"id","dlq_topic","received_at","state":"pending","retained"?,"properties"?
 //                     (record::properties_to_json shape),
 //                     "body" | "body_text" | "body_base64"}
-//   or a change record {"id","state":"recovered"|"purged","at","to"?} / {"id","retained_cleared":true,"at"}.
+//   or a change record {"id","state":"recovered"|"purged","at","to"?} /
+//   {"id","retained_cleared":true,"at"}.
 // The current state is the replay of the journal. Entry records are fsynced before append()
 // returns (the broker forgets a message once we acknowledge it); change records are written at
 // once and fsynced by sync() (group commit: losing one only means a re-publish, never a loss).
