@@ -18,14 +18,19 @@ int main(int argc, char** argv) {
   app.add_option("--max-gap", timing.max_gap, "Cap on any single wait, in seconds");
   app.add_option("--since", options.since, "Only records at or after TIME (RFC 3339 or epoch)");
   app.add_option("--until", options.until, "Only records before TIME (exclusive)");
+  // Repeatable options take one value each, so `--topic a/# rec.jsonl` leaves the file alone.
   app.add_option("--topic", options.topics, "Only records whose topic matches FILTER (+, #)")
+      ->allow_extra_args(false)
       ->type_name("FILTER");
   app.add_option("--kind", options.kinds, "Only payloads whose kind or @type is K")
+      ->allow_extra_args(false)
       ->type_name("K");
   app.add_option("--where", options.wheres, "Only payloads where the dotted PATH equals VALUE")
+      ->allow_extra_args(false)
       ->type_name("PATH=VALUE");
   app.add_option("--topic-map", options.topic_maps,
                  "Rewrite a topic prefix FROM to TO (first match wins)")
+      ->allow_extra_args(false)
       ->type_name("FROM=TO");
   app.add_option("--qos", options.qos, "Publish at QoS Q (else the record's, else 1)")
       ->check(CLI::Range(0, 2));

@@ -73,24 +73,26 @@ struct Publisher::Impl {
   std::mutex mutex;
   std::condition_variable arrived;
   std::vector<Event> events;
-  bool waiting = false;
+  size_t wake_at = 0;  // 0 = the publishing thread is not waiting; else wake at this many events
   std::atomic<bool> has_events{false};
 
   void push_event(Event event) {
     std::lock_guard lock(mutex);
     events.push_back(event);
     has_events.store(true, std::memory_order_release);
-    if (waiting) arrived.notify_one();
+    if (wake_at != 0 && events.size() >= wake_at) arrived.notify_one();
   }
 
-  // Handles what arrived; waits until `deadline` for something when `deadline` is given.
-  void drain(std::optional<Clock::time_point> deadline) {
+  // Handles what arrived; when `deadline` is given, first waits until `batch` events are there
+  // (or the deadline): waking once per batch, not per acknowledgement, keeps the two threads
+  // from ping-ponging on every message when the window is full.
+  void drain(std::optional<Clock::time_point> deadline, size_t batch = 1) {
     {
       std::unique_lock lock(mutex);
-      if (events.empty() && deadline) {
-        waiting = true;
-        arrived.wait_until(lock, *deadline, [&] { return !events.empty(); });
-        waiting = false;
+      if (events.size() < batch && deadline) {
+        wake_at = batch;
+        arrived.wait_until(lock, *deadline, [&] { return events.size() >= batch; });
+        wake_at = 0;
       }
       handling.swap(events);
       has_events.store(false, std::memory_order_relaxed);
@@ -213,7 +215,7 @@ struct Publisher::Impl {
 
   // Waits (handling events) until `ready()` or the no-progress timeout; false on timeout.
   template <typename Ready>
-  bool wait_until_ready(Ready ready) {
+  bool wait_until_ready(Ready ready, size_t batch = 1) {
     while (!ready()) {
       if (interrupt::interrupted()) {
         give_up("interrupted by a signal");
@@ -221,7 +223,7 @@ struct Publisher::Impl {
                                                " unacknowledged message(s) saved to " + report.failed_out_path);
       }
       if (Clock::now() >= progress_deadline()) return false;
-      drain(std::min(progress_deadline(), Clock::now() + std::chrono::milliseconds(200)));
+      drain(std::min(progress_deadline(), Clock::now() + std::chrono::milliseconds(200)), batch);
     }
     return true;
   }
@@ -276,7 +278,9 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   impl.pace();
   if (impl.has_events.load(std::memory_order_acquire)) impl.drain(std::nullopt);
   if (impl.in_flight == 0) impl.last_progress = Clock::now();
-  if (!impl.wait_until_ready([&] { return !impl.free_slots.empty(); })) fail_now(message);
+  // A full window resumes once a quarter of it is acknowledged.
+  size_t batch = std::max<size_t>(1, std::min(impl.in_flight, impl.slots.size() / 4));
+  if (!impl.wait_until_ready([&] { return !impl.free_slots.empty(); }, batch)) fail_now(message);
   if (message.qos == 0 && !impl.connection->connected()) {
     // QoS 0 is only written on a live link; waiting counts against the no-progress timeout.
     bool up = impl.wait_until_ready([&] {

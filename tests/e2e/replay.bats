@@ -39,9 +39,9 @@ for i in range(n):
 PY
 }
 
-# sub_start FILTER COUNT [FORMAT]: a QoS 1 subscriber that exits after COUNT messages.
+# sub_start FILTER COUNT [FORMAT]: a QoS 2 subscriber (delivers at the published QoS) that exits after COUNT messages.
 sub_start() {
-  bg_start SUB mosquitto_sub -p "$BROKER_MAIN_PORT" -q 1 -V 5 -t "$1" -C "$2" -W 20 -F "${3:-%t %p}"
+  bg_start SUB mosquitto_sub -p "$BROKER_MAIN_PORT" -q 2 -V 5 -t "$1" -C "$2" -W 20 -F "${3:-%t %p}"
   broker_wait_subscribed main "$1"
 }
 
