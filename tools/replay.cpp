@@ -1,23 +1,27 @@
 // dtbus replay: put recorded messages back on the bus, with their original timing or faster.
-#include "dtbus/cli.hpp"
 #include "dtbus/replay.hpp"
+#include "dtbus/cli.hpp"
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command("replay", "Replay recorded messages (JSON Lines) to the broker",
-                              {"text", "json"});
+  dtbus::cli::Command command(
+      "replay", "Publish recorded events again, at original or chosen speed", {"text", "json"});
   CLI::App& app = command.app();
   dtbus::replay::Options options;
   auto& timing = options.timing;
 
   app.add_option("files", options.inputs,
-                 "Recordings in the `sub -o json` shape; '-' or none = stdin");
+                 "Recordings in the `sub -o json` shape; '-' or none = stdin")
+      ->type_name("FILE");
   app.add_option("--speed", timing.speed,
                  "Time factor: 1 = original gaps, 10 = ten times faster, 0 = no waits")
-      ->default_val(1.0);
-  app.add_option("--rate", timing.rate, "Cap on messages per second");
-  app.add_option("--max-gap", timing.max_gap, "Cap on any single wait, in seconds");
-  app.add_option("--since", options.since, "Only records at or after TIME (RFC 3339 or epoch)");
-  app.add_option("--until", options.until, "Only records before TIME (exclusive)");
+      ->default_val(1.0)
+      ->type_name("X");
+  app.add_option("--rate", timing.rate, "Cap on messages per second")->type_name("N");
+  app.add_option("--max-gap", timing.max_gap, "Cap on any single wait, in seconds")->type_name("S");
+  app.add_option("--since", options.since, "Only records at or after TIME (RFC 3339 or epoch)")
+      ->type_name("TIME");
+  app.add_option("--until", options.until, "Only records before TIME (exclusive)")
+      ->type_name("TIME");
   // Repeatable options take one value each, so `--topic a/# rec.jsonl` leaves the file alone.
   app.add_option("--topic", options.topics, "Only records whose topic matches FILTER (+, #)")
       ->allow_extra_args(false)
@@ -33,11 +37,13 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false)
       ->type_name("FROM=TO");
   app.add_option("--qos", options.qos, "Publish at QoS Q (else the record's, else 1)")
-      ->check(CLI::Range(0, 2));
+      ->check(CLI::Range(0, 2))
+      ->type_name("Q");
   app.add_option("--retain", options.retain,
                  "keep the recorded retain flags, or strip them (default: never overwrite "
                  "retained state)")
-      ->check(CLI::IsMember({"keep", "strip"}));
+      ->check(CLI::IsMember({"keep", "strip"}))
+      ->type_name("keep|strip");
   app.add_option("--loop", options.loops, "Play the input N times (0 = until interrupted)")
       ->type_name("N");
   app.add_flag("--dry-run", options.dry_run,
@@ -46,18 +52,21 @@ int main(int argc, char** argv) {
       "--progress", [&](std::int64_t) { options.progress = true; },
       "Show the progress bar even when stderr is not a terminal");
   app.add_flag_function(
-         "--no-progress", [&](std::int64_t) { options.progress = false; }, "Never show it")
+         "--no-progress", [&](std::int64_t) { options.progress = false; },
+         "Never show the progress bar")
       ->excludes(progress);
   app.add_option("--on-invalid", options.on_invalid,
                  "A bad line: fail (exit 2 after sending the lines before it) or skip it")
-      ->check(CLI::IsMember({"fail", "skip"}));
+      ->check(CLI::IsMember({"fail", "skip"}))
+      ->type_name("fail|skip");
   app.add_option("--failed-out", options.failed_out,
-                 "Write unacknowledged messages here (default ./dtbus-replay-failed-<pid>.jsonl)");
+                 "Write unacknowledged messages here (default ./dtbus-replay-failed-<pid>.jsonl)")
+      ->type_name("FILE");
   app.add_option("--timeout", options.timeout,
                  "Give up after S seconds without an acknowledgement (exit 7)")
-      ->default_val(60.0);
+      ->default_val(60.0)
+      ->type_name("S");
 
-  return command.run(argc, argv, [&] {
-    return dtbus::replay::run(command.globals(), options, command.output());
-  });
+  return command.run(
+      argc, argv, [&] { return dtbus::replay::run(command.globals(), options, command.output()); });
 }

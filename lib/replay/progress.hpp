@@ -15,6 +15,7 @@ class Progress {
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
+  bool enabled() const { return enabled_; }
   void update(uint64_t read, uint64_t published);
   // Erases the bar (before other stderr output and at the end).
   void clear();

@@ -1,7 +1,7 @@
 // `dtbus replay`: reads the records, selects and rewrites them, and publishes each at its
 // scheduled time through the shared publishing pipeline (or, with --dry-run, only counts).
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -19,6 +19,13 @@
 
 namespace dtbus::replay {
 namespace {
+
+// Keys in the documented order (ordered JSON), one line on stdout.
+void write_json_line(const record::Json& value) {
+  output::write_stdout(value.dump(-1, ' ', false, record::Json::error_handler_t::replace) + "\n");
+}
+
+constexpr auto kProgressStep = std::chrono::milliseconds(250);
 
 // Everything validated before connecting: a usage mistake never half-replays.
 struct Plan {
@@ -161,19 +168,19 @@ int dry_run(Reader& reader, const Options& options, const Plan& plan, const std:
   double span = first ? static_cast<double>(*last - *first) / 1e9 : 0;
 
   if (format == "json") {
-    nlohmann::json topics = nlohmann::json::object();
+    record::Json topics = record::Json::object();
     for (const auto& [name, count] : per_topic) topics[name] = count;
-    nlohmann::json summary = {{"dry_run", true},
-                              {"read", counts.read},
-                              {"matched", counts.matched},
-                              {"skipped", counts.skipped},
-                              {"topics", topics},
-                              {"first", first ? nlohmann::json(format_time(*first)) : nullptr},
-                              {"last", last ? nlohmann::json(format_time(*last)) : nullptr},
-                              {"span_s", span},
-                              {"loops", options.loops},
-                              {"estimated_duration_s", estimate}};
-    output::write_stdout(output::to_json_line(summary));
+    record::Json summary = {{"dry_run", true},
+                            {"read", counts.read},
+                            {"matched", counts.matched},
+                            {"skipped", counts.skipped},
+                            {"topics", topics},
+                            {"first", first ? nlohmann::json(format_time(*first)) : nullptr},
+                            {"last", last ? nlohmann::json(format_time(*last)) : nullptr},
+                            {"span_s", span},
+                            {"loops", options.loops},
+                            {"estimated_duration_s", estimate}};
+    write_json_line(summary);
     return 0;
   }
   std::string text = "dry run: " + std::to_string(counts.matched) + " of " +
@@ -220,17 +227,17 @@ class TimingLog {
   std::FILE* file_ = nullptr;
 };
 
-void print_summary(const Counts& counts, const pub::DeliveryReport& report, const std::string& format,
-                   bool quiet) {
+void print_summary(const Counts& counts, const pub::DeliveryReport& report,
+                   const std::string& format, bool quiet) {
   if (format == "json") {
-    nlohmann::json summary = {{"read", counts.read},
-                              {"matched", counts.matched},
-                              {"published", report.published},
-                              {"acknowledged", report.acknowledged},
-                              {"failed", report.failed},
-                              {"skipped", counts.skipped},
-                              {"duration_s", std::round(report.duration_s * 1000) / 1000}};
-    output::write_stdout(output::to_json_line(summary));
+    record::Json summary = {{"read", counts.read},
+                            {"matched", counts.matched},
+                            {"published", report.published},
+                            {"acknowledged", report.acknowledged},
+                            {"failed", report.failed},
+                            {"skipped", counts.skipped},
+                            {"duration_s", std::round(report.duration_s * 1000) / 1000}};
+    write_json_line(summary);
     return;
   }
   if (quiet) return;
@@ -249,7 +256,8 @@ int run(const cli::GlobalOptions& globals, const Options& options, const std::st
   reader.check();
   Plan plan = make_plan(options, reader);
   if (options.inputs.empty() && output::is_tty(stdin)) {
-    throw Error(ExitCode::usage, "no input: give FILE... or pipe records on stdin ('-' reads the terminal)");
+    throw Error(ExitCode::usage,
+                "no input: give FILE... or pipe records on stdin ('-' reads the terminal)");
   }
   if (options.dry_run) return dry_run(reader, options, plan, format);
 
@@ -287,6 +295,12 @@ int run(const cli::GlobalOptions& globals, const Options& options, const std::st
         },
         [&](Selected& selected) {
           TimePoint due = scheduler.schedule(selected.record.time_ns);
+          // A long wait is slept in steps so the progress bar keeps moving; the last step
+          // still ends exactly at `due`.
+          while (progress.enabled() && due - clock.now() > kProgressStep) {
+            if (!clock.sleep_until(clock.now() + kProgressStep)) return false;
+            progress.update(counts.read, sent);
+          }
           if (!clock.sleep_until(due)) return false;
           pub::OutgoingMessage message;
           message.topic = std::move(selected.topic);

@@ -33,7 +33,8 @@ bool SteadyClock::sleep_until(TimePoint when) {
     if (current >= when) return true;
     TimePoint target = std::min(when, current + kInterruptCheck);
     auto ns = std::chrono::duration_cast<nanoseconds>(target.time_since_epoch()).count();
-    timespec deadline{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    timespec deadline{static_cast<time_t>(ns / 1'000'000'000),
+                      static_cast<long>(ns % 1'000'000'000)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr) == EINTR) {
       if (interruptible_ && interrupt::interrupted()) return false;
     }

@@ -3,17 +3,17 @@
 #include <algorithm>
 
 #include "dtbus/error.hpp"
-#include "dtbus/topic.hpp"
 #include "dtbus/replay.hpp"
+#include "dtbus/topic.hpp"
 
 namespace dtbus::replay {
 
 bool Selection::matches(const Record& record) const {
   if (since_ns && (!record.time_ns || *record.time_ns < *since_ns)) return false;
   if (until_ns && (!record.time_ns || *record.time_ns >= *until_ns)) return false;
-  if (!topics.empty() &&
-      std::none_of(topics.begin(), topics.end(),
-                   [&](const std::string& filter) { return topic::matches(filter, record.topic); })) {
+  if (!topics.empty() && std::none_of(topics.begin(), topics.end(), [&](const std::string& filter) {
+        return topic::matches(filter, record.topic);
+      })) {
     return false;
   }
   if (kinds.empty() && wheres.empty()) return true;
@@ -42,8 +42,9 @@ void TopicMap::add(const std::string& mapping) {
   }
   // Both sides are literal topic prefixes: a wildcard would never match or never publish.
   if (mapping.find_first_of("+#") != std::string::npos) {
-    throw Error(ExitCode::usage, "--topic-map '" + mapping +
-                                     "': FROM and TO are topic prefixes, wildcards (+ #) are not allowed");
+    throw Error(ExitCode::usage,
+                "--topic-map '" + mapping +
+                    "': FROM and TO are topic prefixes, wildcards (+ #) are not allowed");
   }
   mappings_.emplace_back(mapping.substr(0, equals), mapping.substr(equals + 1));
 }
@@ -57,7 +58,8 @@ std::string TopicMap::apply(const std::string& topic) const {
     }
   }
   if (auto problem = topic::publish_topic_problem(result)) {
-    if (result == topic) throw InvalidRecord("field 'topic': invalid topic '" + topic + "': " + *problem);
+    if (result == topic)
+      throw InvalidRecord("field 'topic': invalid topic '" + topic + "': " + *problem);
     throw InvalidRecord("topic '" + topic + "' maps to '" + result + "': " + *problem);
   }
   return result;

@@ -2,6 +2,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 #include "dtbus/replay.hpp"
@@ -10,6 +11,7 @@ namespace dtbus::replay {
 namespace {
 
 constexpr int64_t kNsPerSecond = 1'000'000'000;
+constexpr double kMaxAbsNs = 9e18;  // int64 nanoseconds: years 1685 to 2255
 
 // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil algorithm).
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
@@ -59,7 +61,8 @@ std::optional<int64_t> parse_iso8601(std::string_view text) {
       !in.digits(2, day)) {
     return std::nullopt;
   }
-  if (month < 1 || month > 12 || day < 1 || static_cast<unsigned>(day) > days_in_month(year, month)) {
+  if (month < 1 || month > 12 || day < 1 ||
+      static_cast<unsigned>(day) > days_in_month(year, month)) {
     return std::nullopt;
   }
   int64_t fraction_ns = 0;
@@ -96,17 +99,34 @@ std::optional<int64_t> parse_iso8601(std::string_view text) {
     }
     if (!in.done()) return std::nullopt;
   }
-  int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-                    second - offset_s;
+  int64_t seconds =
+      days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_s;
   return seconds * kNsPerSecond + fraction_ns;
 }
 
 }  // namespace
 
-int64_t epoch_to_ns(double value) {
-  double magnitude = std::fabs(value);
-  double scale = magnitude < 1e11 ? 1e9 : magnitude < 1e14 ? 1e6 : magnitude < 1e17 ? 1e3 : 1.0;
-  return static_cast<int64_t>(std::llround(value * scale));
+namespace {
+
+// Nanoseconds per unit of an epoch number of this magnitude (see epoch_to_ns).
+int64_t epoch_unit_ns(double magnitude) {
+  return magnitude < 1e11   ? 1'000'000'000
+         : magnitude < 1e14 ? 1'000'000
+         : magnitude < 1e17 ? 1'000
+                            : 1;
+}
+
+}  // namespace
+
+std::optional<int64_t> epoch_to_ns(double value) {
+  if (!std::isfinite(value)) return std::nullopt;
+  int64_t unit = epoch_unit_ns(std::fabs(value));
+  if (std::fabs(value) * static_cast<double>(unit) >= kMaxAbsNs) return std::nullopt;
+  // Whole units and the fraction apart, so that 1795423048.25 s or 1795423048123 ms come out
+  // exact instead of picking up double rounding in the product.
+  double whole = std::trunc(value);
+  return static_cast<int64_t>(whole) * unit +
+         std::llround((value - whole) * static_cast<double>(unit));
 }
 
 std::optional<int64_t> parse_time(std::string_view text) {
@@ -120,20 +140,23 @@ std::optional<int64_t> parse_time(std::string_view text) {
   if (auto iso = parse_iso8601(text)) return iso;
   double number = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(number) ||
-      std::fabs(number) >= 9e18) {
-    return std::nullopt;
-  }
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return epoch_to_ns(number);
 }
 
 std::optional<int64_t> parse_time_json(const record::Json& value) {
   if (value.is_string()) return parse_time(value.get_ref<const std::string&>());
-  if (value.is_number()) {
-    double number = value.get<double>();
-    if (!std::isfinite(number) || std::fabs(number) >= 9e18) return std::nullopt;
-    return epoch_to_ns(number);
+  if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t{INT64_MAX})
+    return std::nullopt;
+  if (value.is_number_integer()) {  // exact, also for nanosecond epochs beyond 2^53
+    auto number = value.get<int64_t>();
+    int64_t unit = epoch_unit_ns(std::fabs(static_cast<double>(number)));
+    if (std::fabs(static_cast<double>(number)) * static_cast<double>(unit) >= kMaxAbsNs) {
+      return std::nullopt;
+    }
+    return number * unit;
   }
+  if (value.is_number()) return epoch_to_ns(value.get<double>());
   return std::nullopt;
 }
 
@@ -161,12 +184,11 @@ std::string format_time(int64_t ns) {
   const unsigned month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(year), month, day,
-                static_cast<long long>(second_of_day / 3600),
-                static_cast<long long>(second_of_day / 60 % 60),
-                static_cast<long long>(second_of_day % 60),
-                static_cast<long long>(rest / 1'000'000));
+  std::snprintf(
+      buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+      static_cast<long long>(year), month, day, static_cast<long long>(second_of_day / 3600),
+      static_cast<long long>(second_of_day / 60 % 60), static_cast<long long>(second_of_day % 60),
+      static_cast<long long>(rest / 1'000'000));
   return buffer;
 }
 

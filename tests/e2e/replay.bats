@@ -318,3 +318,18 @@ span_ms() {
   span=$(span_ms)
   (( span >= 170 && span <= 400 ))  # 10 intervals of 20 ms
 }
+
+@test "SIGINT stops the replay: messages sent so far are acknowledged, exit 130" {
+  records 3 10000 "$T/i" > "$REC"  # 10 s apart
+  sub_start "$T/i" 1
+  bg_start REPLAY dtbus replay -H 127.0.0.1 -p "$BROKER_MAIN_PORT" -o json "$REC"
+  bg_wait SUB 10
+  kill -INT "$REPLAY"
+  run bg_wait REPLAY 5
+  assert_equal "$status" 130
+  run json_field published < "$REPLAY_OUT"
+  assert_output 1
+  run json_field acknowledged < "$REPLAY_OUT"
+  assert_output 1
+  grep -q "dtbus replay: error: interrupted" "$REPLAY_ERR"
+}

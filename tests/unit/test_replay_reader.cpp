@@ -50,7 +50,8 @@ TEST_F(ReplayReaderFiles, ReadsFilesInOrderSkippingEmptyLinesWithLineNumbers) {
   EXPECT_EQ(reader.count_lines(), 3u);
   std::vector<std::string> seen;
   Line line;
-  while (reader.next(line)) seen.push_back(line.source + ":" + std::to_string(line.number) + ":" + line.text);
+  while (reader.next(line))
+    seen.push_back(line.source + ":" + std::to_string(line.number) + ":" + line.text);
   EXPECT_EQ(seen, (std::vector<std::string>{a + ":1:one", a + ":4:two\r", b + ":1:three"}));
   reader.rewind();
   ASSERT_TRUE(reader.next(line));
@@ -88,21 +89,26 @@ TEST(ReplayRecord, SubJsonShape) {
 }
 
 TEST(ReplayRecord, EncodingsAndDefaults) {
-  auto text = parse_record(R"({"topic":"t","payload":"hi","payload_encoding":"utf8","ts":1})", true);
+  auto text =
+      parse_record(R"({"topic":"t","payload":"hi","payload_encoding":"utf8","ts":1})", true);
   EXPECT_EQ(text.payload, "hi");
   EXPECT_FALSE(text.qos);
   EXPECT_FALSE(text.retain);
   EXPECT_TRUE(text.payload_json().is_null());
-  auto binary = parse_record(R"({"topic":"t","payload":"AP8=","payload_encoding":"base64","ts":1})", true);
+  auto binary =
+      parse_record(R"({"topic":"t","payload":"AP8=","payload_encoding":"base64","ts":1})", true);
   EXPECT_EQ(binary.payload, std::string("\0\xff", 2));
 }
 
 TEST(ReplayRecord, TimeFieldPreferenceAndFormats) {
   // received_at wins over the others; created_at / timestamp / ts are used when it is absent.
-  auto both = parse_record(R"({"topic":"t","payload":1,"received_at":"1970-01-01T00:00:02Z","ts":5})", true);
+  auto both = parse_record(
+      R"({"topic":"t","payload":1,"received_at":"1970-01-01T00:00:02Z","ts":5})", true);
   EXPECT_EQ(both.time_ns, 2'000'000'000);
-  EXPECT_EQ(parse_record(R"({"topic":"t","payload":1,"created_at":"1970-01-01T00:00:03+00:00"})", true).time_ns,
-            3'000'000'000);
+  EXPECT_EQ(
+      parse_record(R"({"topic":"t","payload":1,"created_at":"1970-01-01T00:00:03+00:00"})", true)
+          .time_ns,
+      3'000'000'000);
   EXPECT_EQ(parse_record(R"({"topic":"t","payload":1,"timestamp":1700000000000})", true).time_ns,
             1'700'000'000'000'000'000LL);
   EXPECT_EQ(parse_record(R"({"topic":"t","payload":1,"ts":1700000000.5})", true).time_ns,

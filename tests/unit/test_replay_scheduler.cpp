@@ -27,7 +27,8 @@ class FakeClock : public dtbus::replay::Clock {
 
 // Offsets (ms after the first due time) of each record's due time, sending at the due time
 // plus `late` each.
-std::vector<double> due_offsets(TimingOptions options, const std::vector<std::optional<int64_t>>& times,
+std::vector<double> due_offsets(TimingOptions options,
+                                const std::vector<std::optional<int64_t>>& times,
                                 std::chrono::nanoseconds late = 0ns) {
   FakeClock clock;
   Scheduler scheduler(options, clock);

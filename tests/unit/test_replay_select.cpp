@@ -49,9 +49,9 @@ TEST(ReplaySelection, KindMatchesTrackerKindOrDtType) {
   EXPECT_FALSE(selection.matches(make("t", "project_created")));  // a string payload has no kind
   // A UTF-8 string payload that is JSON text still counts.
   dtbus::record::Json line = {{"topic", "t"},
-                         {"payload", R"({"kind":"project_created"})"},
-                         {"payload_encoding", "utf8"},
-                         {"ts", 1}};
+                              {"payload", R"({"kind":"project_created"})"},
+                              {"payload_encoding", "utf8"},
+                              {"ts", 1}};
   EXPECT_TRUE(selection.matches(parse_record(line.dump(), true)));
 }
 

@@ -32,9 +32,10 @@ TEST(ReplayTime, Offsets) {
 }
 
 TEST(ReplayTime, RejectsMalformed) {
-  for (const char* bad : {"", "yesterday", "2026-13-01T00:00:00Z", "2026-02-30", "2026-11-23T24:00:00Z",
-                          "2026-11-23T08:37:28.Z", "2026-11-23T08:37:28Zjunk", "2026-11-23T08",
-                          "2026/11/23", "12abc", "nan", "inf"}) {
+  for (const char* bad :
+       {"", "yesterday", "2026-13-01T00:00:00Z", "2026-02-30", "2026-11-23T24:00:00Z",
+        "2026-11-23T08:37:28.Z", "2026-11-23T08:37:28Zjunk", "2026-11-23T08", "2026/11/23", "12abc",
+        "nan", "inf"}) {
     EXPECT_FALSE(parse_time(bad)) << bad;
   }
   EXPECT_TRUE(parse_time("2024-02-29"));  // leap day
@@ -42,13 +43,17 @@ TEST(ReplayTime, RejectsMalformed) {
 }
 
 TEST(ReplayTime, EpochUnitByMagnitude) {
-  EXPECT_EQ(epoch_to_ns(1795423048), kBase);                 // seconds
+  EXPECT_EQ(epoch_to_ns(1795423048), kBase);  // seconds
   EXPECT_EQ(epoch_to_ns(1795423048.25), kBase + kSecond / 4);
-  EXPECT_EQ(epoch_to_ns(1795423048123.0), kBase + 123'000'000);  // milliseconds
+  EXPECT_EQ(epoch_to_ns(1795423048123.0), kBase + 123'000'000);     // milliseconds
   EXPECT_EQ(epoch_to_ns(1795423048123456.0), kBase + 123'456'000);  // microseconds
   EXPECT_EQ(epoch_to_ns(0), 0);
   EXPECT_EQ(parse_time("1795423048"), kBase);
   EXPECT_EQ(parse_time("1795423048123"), kBase + 123'000'000);
+  EXPECT_EQ(parse_time_json(nlohmann::json(1795423048123456789LL)), kBase + 123'456'789);  // ns
+  EXPECT_FALSE(epoch_to_ns(1e12 * 1e7));        // past year 2255 in ms
+  EXPECT_FALSE(epoch_to_ns(99'999'999'999.0));  // seconds, year 5138: beyond int64 ns
+  EXPECT_FALSE(parse_time_json(nlohmann::json(18'000'000'000'000'000'000ULL)));
 }
 
 TEST(ReplayTime, JsonValues) {
@@ -65,7 +70,8 @@ TEST(ReplayTime, FormatRoundTrips) {
   EXPECT_EQ(format_time(kBase + 123'456'789), "2026-11-23T08:37:28.123Z");
   EXPECT_EQ(format_time(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(format_time(-1), "1969-12-31T23:59:59.999Z");
-  for (const char* text : {"2000-02-29T23:59:59.999Z", "2026-01-01T00:00:00.000Z", "1999-12-31T12:00:00.500Z"}) {
+  for (const char* text :
+       {"2000-02-29T23:59:59.999Z", "2026-01-01T00:00:00.000Z", "1999-12-31T12:00:00.500Z"}) {
     auto ns = parse_time(text);
     ASSERT_TRUE(ns) << text;
     EXPECT_EQ(format_time(*ns), text);

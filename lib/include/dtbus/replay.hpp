@@ -33,8 +33,9 @@ namespace dtbus::replay {
 // (midnight UTC); or an epoch number written as text. nullopt when not a time.
 std::optional<int64_t> parse_time(std::string_view text);
 // An epoch number; the unit is chosen by magnitude: below 1e11 seconds (until year 5138), below
-// 1e14 milliseconds, below 1e17 microseconds, else nanoseconds.
-int64_t epoch_to_ns(double value);
+// 1e14 milliseconds, below 1e17 microseconds, else nanoseconds. nullopt when not finite or
+// outside the int64 nanosecond range (years 1685 to 2255).
+std::optional<int64_t> epoch_to_ns(double value);
 // A JSON time value: string as parse_time(), or an epoch number. nullopt when neither.
 std::optional<int64_t> parse_time_json(const record::Json& value);
 // RFC 3339 UTC with milliseconds: 2026-11-23T08:37:28.123Z
@@ -102,10 +103,10 @@ Record parse_record(const std::string& text, bool time_required);
 // ---- Selection and rewriting ----
 
 struct Selection {
-  std::optional<int64_t> since_ns;  // inclusive
-  std::optional<int64_t> until_ns;  // exclusive
-  std::vector<std::string> topics;  // MQTT filters on the recorded topic; empty = all
-  std::vector<std::string> kinds;   // payload.kind or payload["@type"]; empty = all
+  std::optional<int64_t> since_ns;       // inclusive
+  std::optional<int64_t> until_ns;       // exclusive
+  std::vector<std::string> topics;       // MQTT filters on the recorded topic; empty = all
+  std::vector<std::string> kinds;        // payload.kind or payload["@type"]; empty = all
   std::vector<where::Condition> wheres;  // --where (dtbus/where.hpp), all must match
   bool has_window() const { return since_ns || until_ns; }
   bool matches(const Record& record) const;
@@ -186,14 +187,14 @@ struct Options {
   TimingOptions timing;
   std::string since, until;
   std::vector<std::string> topics, kinds, wheres, topic_maps;
-  std::optional<int> qos;           // override; else the record's, else 1
-  std::string retain = "strip";     // keep | strip
-  uint64_t loops = 1;               // passes over the input; 0 = until interrupted
+  std::optional<int> qos;        // override; else the record's, else 1
+  std::string retain = "strip";  // keep | strip
+  uint64_t loops = 1;            // passes over the input; 0 = until interrupted
   bool dry_run = false;
   std::optional<bool> progress;     // nullopt = on a TTY
   std::string on_invalid = "fail";  // fail | skip
   std::string failed_out;
-  double timeout = 60.0;            // seconds without acknowledgement progress
+  double timeout = 60.0;  // seconds without acknowledgement progress
 };
 
 // Runs the replay; returns the exit status (0, or 130 when interrupted) or throws Error.
