@@ -146,7 +146,7 @@ _dtbus_value() {
     replay:--retain) COMPREPLY=($(compgen -W 'keep strip' -- "$cur")); return ;;
     replay:--loop) COMPREPLY=(); return ;;
     replay:--on-invalid) COMPREPLY=($(compgen -W 'fail skip' -- "$cur")); return ;;
-    replay:--failed-out) COMPREPLY=(); return ;;
+    replay:--failed-out) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     replay:--timeout) COMPREPLY=(); return ;;
     token:-c|token:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     token:-b|token:--broker) COMPREPLY=(); return ;;

@@ -294,9 +294,9 @@ complete -c dtbus -n '__fish_seen_subcommand_from replay' -l retain -d 'keep the
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l loop -d 'Play the input N times (0 = until interrupted)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l dry-run -d 'Print what would be sent (counts per topic, time span); connect to nothing'
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l progress -d 'Show the progress bar even when stderr is not a terminal'
-complete -c dtbus -n '__fish_seen_subcommand_from replay' -l no-progress -d 'Never show it'
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l no-progress -d 'Never show the progress bar'
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l on-invalid -d 'A bad line: fail (exit 2 after sending the lines before it) or skip it' -x -a 'fail skip'
-complete -c dtbus -n '__fish_seen_subcommand_from replay' -l failed-out -d 'Write unacknowledged messages here (default ./dtbus-replay-failed-<pid>.jsonl)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l failed-out -d 'Write unacknowledged messages here (default ./dtbus-replay-failed-<pid>.jsonl)' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l timeout -d 'Give up after S seconds without an acknowledgement (exit 7)' -x
 complete -c dtbus-replay -s h -l help -d 'Print this help message and exit'
 complete -c dtbus-replay -l version -d 'Display program version information and exit'
@@ -336,9 +336,9 @@ complete -c dtbus-replay -l retain -d 'keep the recorded retain flags, or strip 
 complete -c dtbus-replay -l loop -d 'Play the input N times (0 = until interrupted)' -x
 complete -c dtbus-replay -l dry-run -d 'Print what would be sent (counts per topic, time span); connect to nothing'
 complete -c dtbus-replay -l progress -d 'Show the progress bar even when stderr is not a terminal'
-complete -c dtbus-replay -l no-progress -d 'Never show it'
+complete -c dtbus-replay -l no-progress -d 'Never show the progress bar'
 complete -c dtbus-replay -l on-invalid -d 'A bad line: fail (exit 2 after sending the lines before it) or skip it' -x -a 'fail skip'
-complete -c dtbus-replay -l failed-out -d 'Write unacknowledged messages here (default ./dtbus-replay-failed-<pid>.jsonl)' -x
+complete -c dtbus-replay -l failed-out -d 'Write unacknowledged messages here (default ./dtbus-replay-failed-<pid>.jsonl)' -r -F
 complete -c dtbus-replay -l timeout -d 'Give up after S seconds without an acknowledgement (exit 7)' -x
 complete -c dtbus -f -n 'not __fish_seen_subcommand_from pub sub dlq replay token config' -a token -d 'Fetch an OAuth2 access token for a broker or provider'
 complete -c dtbus -n '__fish_seen_subcommand_from token' -s h -l help -d 'Print this help message and exit'

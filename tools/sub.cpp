@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", command.globals().quiet, "Only errors on stderr")->group("Global options");
   dtbus::sub::Options o;
   app.add_option("-t,--topic", o.filters, "Topic filter, MQTT wildcards + and # (repeatable)")->type_name("FILTER");
-  app.add_option("filters", o.filters, "More topic filters")->type_name("FILTER");
+  // Own vector: CLI11 would let the positional values replace the -t values in a shared one.
+  std::vector<std::string> positional_filters;
+  app.add_option("filters", positional_filters, "More topic filters")->type_name("FILTER");
   app.add_option("-q,--qos", o.qos, "Subscription QoS (default 0; 1 with --session)")
       ->type_name("0|1|2")
       ->check(CLI::Range(0, 2));
@@ -38,5 +40,8 @@ int main(int argc, char** argv) {
   app.add_option("--record", o.record_file, "Append every message in the json shape, flushed per message")
       ->type_name("FILE");
   app.add_flag("--stats", o.stats, "Print messages, rate and bytes on stderr at exit");
-  return command.run(argc, argv, [&] { return dtbus::sub::run(command.globals(), o, command.globals().output); });
+  return command.run(argc, argv, [&] {
+    o.filters.insert(o.filters.end(), positional_filters.begin(), positional_filters.end());
+    return dtbus::sub::run(command.globals(), o, command.globals().output);
+  });
 }

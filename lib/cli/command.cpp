@@ -84,6 +84,16 @@ void setup_logging(const std::string& command, const GlobalOptions& g) {
   spdlog::set_default_logger(logger);
 }
 
+// A repeatable option takes one value per occurrence (`-t a -t b`), so `--where k=v topic` leaves
+// `topic` to the positional arguments instead of swallowing it.
+void limit_repeatable_options(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    bool named = !option->get_lnames().empty() || !option->get_snames().empty();
+    if (named && option->get_expected_max() > 1) option->allow_extra_args(false);
+  }
+  for (CLI::App* sub : app.get_subcommands({})) limit_repeatable_options(*sub);
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) return {};
@@ -147,6 +157,7 @@ int Command::run(int argc, char** argv, const std::function<int()>& action) {
     std::cout << docs::man_page(app_, "dtbus-" + name_, summary_, extra);
     return 0;
   }
+  limit_repeatable_options(app_);
   try {
     app_.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

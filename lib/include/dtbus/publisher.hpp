@@ -62,13 +62,16 @@ class Publisher {
 
   // Blocks while the window is full or the rate cap applies. Throws Error(incomplete) when the
   // timeout passes without progress (every pending message, this one included, is then in the
-  // failed-out file; finish() still returns the report). Throws Error(usage/runtime) when
+  // failed-out file; finish() still returns the report), Error(interrupted) after a signal.
+  // Throws Error(usage/runtime) when
   // libmosquitto refuses the message itself (bad topic, too large): nothing is queued then.
   void publish(OutgoingMessage message, DoneCallback on_done = {});
 
   // Waits until every message is acknowledged or the timeout passes without progress, writes the
   // unacknowledged ones to failed-out, disconnects, and reports. Never throws for delivery
-  // failures: check report.complete() (exit 7 otherwise).
+  // failures: check report.complete() (exit 7 otherwise). After SIGINT/SIGTERM (see
+  // interrupt.hpp) publish() and finish() stop waiting: the pending messages go to failed-out
+  // and Error(interrupted) is thrown.
   DeliveryReport finish();
 
   // Gives up now (e.g. on SIGINT): every pending message goes to failed-out. finish() then
