@@ -159,9 +159,11 @@ wait_subscribed bench/rss $((before + 1))
 pub_pid=$!
 sub_kib_file=$work/sub.kib
 (peak_rss "$sub_pid" >"$sub_kib_file") &
+sub_peak_pid=$!
 pub_kib=$(peak_rss "$pub_pid")
 wait "$pub_pid" || echo "bench: pub failed" >&2
-wait
+wait "$sub_pid" || echo "bench: sub did not get every message" >&2
+wait "$sub_peak_pid"
 sub_kib=$(cat "$sub_kib_file")
 mib() { python3 -c "print(f'{$1 / 1024:.1f}')"; }
 row "peak RSS pub -l QoS1, $RSS_N msgs (MiB)" "-" "$(mib "$pub_kib")" "-" "<=32" "VmHWM"

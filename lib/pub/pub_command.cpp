@@ -99,7 +99,10 @@ class Command {
                       " (re-send with: dtbus pub --jsonl < " + report.failed_out_path + ")");
     }
     if (input_error) throw *input_error;
-    if (interrupt::interrupted()) throw Error(ExitCode::interrupted, "interrupted");
+    if (interrupt::interrupted()) {
+      throw Error(ExitCode::interrupted, "interrupted; the " + std::to_string(report.published) +
+                                             " message(s) published before were all acknowledged");
+    }
     return 0;
   }
 

@@ -38,7 +38,8 @@ struct Item {
 // Hand-off from the network thread to the thread that formats and writes.
 class Inbox {
  public:
-  // Network thread. Returns false once closed (the message is dropped: we are leaving).
+  // Network thread; blocks while the inbox is full. After close() messages are dropped (we are
+  // leaving; a durable session keeps what the broker has not sent yet).
   void push(mqtt::ReceivedMessage& message) {
     std::unique_lock lock(mutex_);
     space_.wait(lock, [&] { return items_.size() < kMaxQueued || closed_; });
