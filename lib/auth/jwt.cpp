@@ -1,19 +1,10 @@
 #include "dtbus/jwt.hpp"
 
 #include "dtbus/error.hpp"
+#include "dtbus/record.hpp"
 
 namespace dtbus::jwt {
 namespace {
-
-// Maps a base64/base64url character to its 6-bit value; -1 for anything else.
-int sextet(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-' || c == '+') return 62;
-  if (c == '_' || c == '/') return 63;
-  return -1;
-}
 
 nlohmann::json decode_part(std::string_view part, const char* what) {
   auto bytes = base64url_decode(part);
@@ -29,24 +20,8 @@ nlohmann::json decode_part(std::string_view part, const char* what) {
 }  // namespace
 
 std::optional<std::string> base64url_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  // 4 characters carry 3 bytes; a lone trailing character cannot encode a whole byte.
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    int value = sextet(c);
-    if (value < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
+  // record::base64_decode accepts both alphabets and optional padding, as JWTs need.
+  return record::base64_decode(text);
 }
 
 Decoded decode(std::string_view token) {
