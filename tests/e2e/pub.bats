@@ -222,9 +222,11 @@ PY
 
 @test "--timeout: exit 7 and every unacknowledged message in --failed-out" {
   # Connected first, then the broker hangs (SIGSTOP) before the lines arrive.
-  bg_start PUB bash -c "(sleep 1; printf 'm1\n{\"m\":2}\n') | dtbus pub -i $T-pub -t $T/to -l -q 1 --timeout 1.5 --failed-out failed.jsonl"
+  # The lines are written only once the broker is paused (file "go"), so none can be acknowledged.
+  bg_start PUB bash -c "(until [ -e go ]; do sleep 0.05; done; printf 'm1\n{\"m\":2}\n') | dtbus pub -i $T-pub -t $T/to -l -q 1 --timeout 1.5 --failed-out failed.jsonl"
   wait_for_line "$BROKER_MAIN_LOG" "$T-pub"
   broker_pause main
+  touch go
   run bg_wait PUB 20
   broker_resume main
   [ "$status" = 7 ]

@@ -171,12 +171,12 @@ False ['payload is not JSON']"
   mpub -t "$T/r/a" -m live
   bg_wait N
   [ "$(cat "$N_OUT")" = live ]
-  run -0 dtbus sub -t "$T/r/#" -o raw --retained-only -W 10 &
-  sub_pid=$!
-  broker_wait_subscribed main "$T/r/#" 2
-  sleep 0.3
+  # --retained-only without -C must stop by itself at the first live message, which it does not print.
+  bg_start R dtbus sub -t "$T/r/#" -o raw --retained-only -W 10
+  wait_for_file_lines "$R_OUT" 2
   mpub -t "$T/r/c" -m live2
-  wait $sub_pid
+  run -0 bg_wait R 15
+  [ "$(sort "$R_OUT" | tr '\n' ' ')" = "old-a old-b " ]
   mpub -t "$T/r/a" -r -n
   mpub -t "$T/r/b" -r -n
 }
@@ -238,6 +238,13 @@ False ['payload is not JSON']"
 }
 
 @test "dtbus sub | head -1 ends quietly with 0" {
-  run -0 bash -c "set -o pipefail; dtbus sub -t '$T/h' -o raw | head -1 & sleep 0.5; for i in 1 2 3; do mosquitto_pub -h 127.0.0.1 -p $P -t '$T/h' -m line\$i; sleep 0.2; done; wait \$!"
+  bg_start PIPE bash -c "set -o pipefail; dtbus sub -t '$T/h' -o raw | head -1"
+  broker_wait_subscribed main "$T/h"
+  # head exits after the first line; the next messages make sub write into the closed pipe.
+  for i in 1 2 3; do mosquitto_pub -h 127.0.0.1 -p "$P" -t "$T/h" -m "line$i"; done
+  run -0 bg_wait PIPE 30
+  run cat "$PIPE_OUT"
   assert_output line1
+  run cat "$PIPE_ERR"
+  assert_output ""
 }
