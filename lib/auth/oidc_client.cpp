@@ -1,5 +1,4 @@
 // The token endpoint: OIDC discovery and the OAuth2 client-credentials grant over libcurl.
-#include <curl/curl.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -11,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "auth/libcurl.hpp"
 #include "dtbus/error.hpp"
 #include "dtbus/jwt.hpp"
 #include "dtbus/token.hpp"
@@ -46,19 +46,11 @@ std::string base64_encode(std::string_view bytes) {
   return out;
 }
 
-void ensure_curl() {
-  static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (init != CURLE_OK) {
-    throw Error(ExitCode::runtime,
-                std::string("cannot initialise libcurl: ") + curl_easy_strerror(init));
-  }
-}
-
 struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+  void operator()(CURL* curl) const { libcurl().easy_cleanup(curl); }
 };
 struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const { libcurl().slist_free_all(list); }
 };
 using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
 using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
@@ -90,8 +82,8 @@ class Request {
   // GET when `form` is null, else POST of the form body. Throws connect (4) for anything that
   // kept an HTTP status from arriving.
   HttpResponse perform(const std::string* form, const HeaderList& headers) {
-    ensure_curl();
-    CurlHandle curl(curl_easy_init());
+    const Libcurl& api = libcurl();
+    CurlHandle curl(api.easy_init());
     if (!curl) throw Error(ExitCode::runtime, where() + ": cannot create a libcurl handle");
     HttpResponse response;
     char error_buffer[CURL_ERROR_SIZE] = {};
@@ -115,11 +107,11 @@ class Request {
       set(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(form->size()));
     }
     spdlog::debug("{}: {} request", where(), form ? "POST" : "GET");
-    CURLcode rc = curl_easy_perform(curl.get());
+    CURLcode rc = api.easy_perform(curl.get());
     if (rc != CURLE_OK) throw transfer_error(rc, error_buffer, response.body.size());
-    CURLcode info = curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
+    CURLcode info = api.easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
     if (info != CURLE_OK) {
-      throw Error(ExitCode::runtime, where() + ": no HTTP status: " + curl_easy_strerror(info));
+      throw Error(ExitCode::runtime, where() + ": no HTTP status: " + api.easy_strerror(info));
     }
     spdlog::debug("{}: HTTP {} ({} bytes)", where(), response.status, response.body.size());
     return response;
@@ -156,10 +148,10 @@ class Request {
  private:
   template <typename T>
   void set(const CurlHandle& curl, CURLoption option, T value) {
-    CURLcode rc = curl_easy_setopt(curl.get(), option, value);
+    CURLcode rc = libcurl().easy_setopt(curl.get(), option, value);
     if (rc != CURLE_OK) {
       throw Error(ExitCode::runtime, where() + ": libcurl option " + std::to_string(option) +
-                                         " rejected: " + curl_easy_strerror(rc));
+                                         " rejected: " + libcurl().easy_strerror(rc));
     }
   }
 
@@ -176,7 +168,7 @@ class Request {
       return Error(ExitCode::runtime,
                    where() + ": answer larger than 1 MiB; not a token endpoint?");
     }
-    std::string text = *detail != '\0' ? std::string(detail) : curl_easy_strerror(rc);
+    std::string text = *detail != '\0' ? std::string(detail) : libcurl().easy_strerror(rc);
     if (rc == CURLE_OPERATION_TIMEDOUT) {
       return Error(ExitCode::connect, where() + ": no answer within " +
                                           fmt::format("{:g}", provider_.timeout) + " s (timeout)");
@@ -303,7 +295,8 @@ Token fetch(const config::TokenProviderSettings& provider) {
   std::string form = "grant_type=client_credentials";
   if (!provider.scope.empty()) form += "&scope=" + form_encode(provider.scope);
   if (!provider.audience.empty()) form += "&audience=" + form_encode(provider.audience);
-  curl_slist* raw = curl_slist_append(nullptr, "Accept: application/json");
+  const Libcurl& api = libcurl();
+  curl_slist* raw = api.slist_append(nullptr, "Accept: application/json");
   HeaderList headers(raw);
   if (provider.auth_method == "client_secret_post") {
     form += "&client_id=" + form_encode(provider.client_id) +
@@ -311,7 +304,7 @@ Token fetch(const config::TokenProviderSettings& provider) {
   } else if (raw) {
     std::string header =
         "Authorization: " + basic_authorization(provider.client_id, provider.client_secret);
-    if (!curl_slist_append(raw, header.c_str())) raw = nullptr;
+    if (!api.slist_append(raw, header.c_str())) raw = nullptr;
   }
   if (!raw) throw Error(ExitCode::runtime, request.where() + ": out of memory");
 
