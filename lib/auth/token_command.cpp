@@ -146,16 +146,17 @@ int run(const cli::GlobalOptions& globals, const Options& options, const std::st
     print_decoded(token, format);
   } else if (format == "json") {
     auto now = Clock::now();
-    json doc = {
+    using ordered = nlohmann::ordered_json;  // keys in the SPEC's order
+    ordered doc = {
         {"access_token", token.access_token},
         {"token_type", token.token_type},
-        {"expires_at", token.expires_at ? json(utc_text(*token.expires_at)) : json(nullptr)},
+        {"expires_at", token.expires_at ? ordered(utc_text(*token.expires_at)) : ordered(nullptr)},
         {"expires_in",
          token.expires_at
-             ? json(std::max<long long>(
+             ? ordered(std::max<long long>(
                    0, std::chrono::duration_cast<std::chrono::seconds>(*token.expires_at - now)
                           .count()))
-             : json(nullptr)},
+             : ordered(nullptr)},
         {"scope", token.scope}};
     output::write_stdout(output::to_json_line(doc) + "\n");
   } else if (format == "header") {

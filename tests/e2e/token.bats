@@ -116,7 +116,7 @@ dtbus_pubsub_ready() {
   run -0 "$DTBUS_PYTHON" -c '
 import json, sys, time
 d = json.loads(sys.argv[1])
-assert sorted(d) == ["access_token", "expires_at", "expires_in", "scope", "token_type"], d
+assert list(d) == ["access_token", "token_type", "expires_at", "expires_in", "scope"], d  # SPEC order
 assert d["access_token"] == sys.argv[2] and d["token_type"] == "Bearer" and d["scope"] == "openid"
 assert 290 <= d["expires_in"] <= 300, d
 assert d["expires_at"].endswith("Z")' "$output" "$tok"
