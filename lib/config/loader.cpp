@@ -411,7 +411,9 @@ class Loader {
                      {{"brokers", [&](const Field& f) { brokers(f); }},
                       {"token_providers", [&](const Field& f) { token_providers(f); }},
                       {"default_broker", [&](const Field& f) { read(f, config.default_broker); }}});
-    if (config.brokers.empty()) {
+    // A file holding only token providers is complete for `dtbus token`; one with neither
+    // section is most likely the wrong file.
+    if (config.brokers.empty() && config.token_providers.empty()) {
       warning("brokers", seen.contains("brokers") ? seen.at("brokers").key_at : top,
               "no brokers defined");
     }

@@ -445,6 +445,14 @@ TEST(Config, EmptyDocumentWarnsThatNothingIsDefined) {
   EXPECT_EQ(only(result).format(), "brokers.yaml:1:1: warning: brokers: no brokers defined");
 }
 
+TEST(Config, TokenProvidersAloneNeedNoBrokers) {
+  auto result = load(
+      "token_providers:\n  kc:\n    token_url: https://idp/token\n    client_id: a\n"
+      "    client_secret: s\n");
+  EXPECT_TRUE(result.ok()) << dump(result);
+  EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
+}
+
 TEST(Config, EveryProblemIsReportedInDocumentOrder) {
   std::string file = kFixtures + "many_errors.yaml";
   auto result = load_file(file, options());
