@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <random>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -27,6 +28,19 @@ constexpr uint32_t kNeverExpires = 0xFFFFFFFF;
 constexpr std::chrono::milliseconds kQuietPeriod{400};
 // ...or, while messages keep flowing, after this long (the rest stays queued at the broker).
 constexpr std::chrono::seconds kMaxPull{120};
+// How long the backlog barrier (see pull) may take before the quiet period alone decides.
+constexpr std::chrono::seconds kBarrierTimeout{10};
+
+// A topic of this process alone: the client id may hold characters a topic level cannot.
+std::string barrier_topic(const std::string& client_id) {
+  std::string level = client_id;
+  for (char& c : level) {
+    if (c == '+' || c == '#' || c == '/') c = '_';
+  }
+  std::random_device random;
+  return "dtbus/barrier/" + level + "/" + std::to_string(getpid()) + "-" +
+         std::to_string(random());
+}
 
 // Called on the network thread when the journal write failed. libmosquitto has queued the
 // PUBACK but writes it only after this callback returns (Connection runs the loop in its own
@@ -82,6 +96,30 @@ broker::ConnectionSettings publish_settings(const Setup& setup, const cli::Globa
   return settings;
 }
 
+// A message of our own, published into this session after its queued dead letters, arrives
+// after them on a broker that keeps a session's queue in order (mosquitto does): once it is
+// back, the backlog is in, however slow the machine. Where the broker refuses the topic or
+// reorders (some clusters), the quiet period after it still decides.
+static void wait_for_backlog(mqtt::Connection& connection, const std::string& barrier,
+                      const std::atomic<bool>& seen) {
+  try {
+    mqtt::Subscription subscription;
+    subscription.filter = barrier;
+    subscription.qos = 1;
+    auto granted = connection.subscribe({subscription});
+    if (granted.empty() || granted.front() > 2) return;
+    connection.publish(barrier, "barrier", 1, false);
+    auto deadline = Clock::now() + kBarrierTimeout;
+    while (!seen && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (!seen) spdlog::debug("backlog barrier {} did not come back; using the quiet period", barrier);
+    connection.unsubscribe({barrier});  // the durable session must not keep it
+  } catch (const Error& e) {
+    spdlog::debug("backlog barrier not usable ({}); using the quiet period", e.what());
+  }
+}
+
 PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
   broker::ConnectionSettings settings = setup.target.connection;
   settings.client_id = setup.client_id;
@@ -93,8 +131,15 @@ PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
   std::atomic<size_t> spooled{0};
   std::atomic<int64_t> last_activity{Clock::now().time_since_epoch().count()};
   std::atomic<bool> session_present{false};
+  const std::string barrier = barrier_topic(setup.client_id);
+  std::atomic<bool> barrier_seen{false};
   mqtt::Handlers handlers;
   handlers.on_message = [&](const mqtt::ReceivedMessage& message) {
+    if (message.topic == barrier) {
+      barrier_seen = true;
+      last_activity = Clock::now().time_since_epoch().count();
+      return;
+    }
     // Ownership passes to us here (the PUBACK is queued): journal first, nothing else before.
     if (message.payload.empty()) {
       // How retained messages are cleared (our own clears too): no dead letter in it.
@@ -134,6 +179,7 @@ PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
     report.subscribed = true;
   }
   last_activity = Clock::now().time_since_epoch().count();
+  wait_for_backlog(connection, barrier, barrier_seen);
 
   auto quiet = std::max<Clock::duration>(kQuietPeriod, 3 * connection.connect_latency());
   auto started = Clock::now();
