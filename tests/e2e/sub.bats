@@ -189,13 +189,14 @@ False ['payload is not JSON']"
 }
 
 @test "--share splits messages between two subscribers with none lost" {
-  WAIT_FILTER="\$share/g/$T/s" sub_bg A "$T/s" --share g -q 1 -W 6 -F '{payload}'
-  WAIT_FILTER="\$share/g/$T/s" sub_bg B "$T/s" --share g -q 1 -W 6 -F '{payload}'
+  # No -W: a slow start (sanitizer builds) must not end a worker before the stream.
+  WAIT_FILTER="\$share/g/$T/s" sub_bg A "$T/s" --share g -q 1 -F '{payload}'
+  WAIT_FILTER="\$share/g/$T/s" sub_bg B "$T/s" --share g -q 1 -F '{payload}'
   broker_wait_subscribed main "\$share/g/$T/s" 2
   seq 1 200 | dtbus pub -t "$T/s" -l -q 1
-  wait_until 10 bash -c "(( \$(cat '$A_OUT' '$B_OUT' | wc -l) >= 200 ))"
-  bg_wait A || true
-  bg_wait B || true
+  wait_until 30 bash -c "(( \$(cat '$A_OUT' '$B_OUT' | wc -l) >= 200 ))"
+  bg_stop A
+  bg_stop B
   a=$(wc -l <"$A_OUT")
   b=$(wc -l <"$B_OUT")
   ((a > 0 && b > 0))
