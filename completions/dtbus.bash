@@ -2,8 +2,7 @@
 _dtbus_spec() {
   opts=''; vals=''; subs=''
   case "$1" in
-    pub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --quiet -t --topic -q --qos -r --retain -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout -t --topic -q --qos -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window'; subs='' ;;
-    pub_) opts='-h --help -m --message -f --file -s --stdin -l --stdin-lines --jsonl'; vals='-m --message -f --file'; subs='' ;;
+    pub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --quiet -t --topic -q --qos -r --retain -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file -s --stdin -l --stdin-lines --jsonl'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout -t --topic -q --qos -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file'; subs='' ;;
     sub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --quiet -t --topic -q --qos -C --count -W --wait -F --format --pretty --no-retained --retained-only --where --validate --share --session --record --stats'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout -t --topic -q --qos -C --count -W --wait -F --format --where --validate --share --session --record'; subs='' ;;
     dlq) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout'; subs='attach list recover purge' ;;
     dlq_attach) opts='-h --help'; vals=''; subs='' ;;
@@ -53,8 +52,8 @@ _dtbus_value() {
     pub:--failed-out) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     pub:--timeout) COMPREPLY=(); return ;;
     pub:--window) COMPREPLY=(); return ;;
-    pub_:-m|pub_:--message) COMPREPLY=(); return ;;
-    pub_:-f|pub_:--file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    pub:-m|pub:--message) COMPREPLY=(); return ;;
+    pub:-f|pub:--file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     sub:-c|sub:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     sub:-b|sub:--broker) COMPREPLY=(); return ;;
     sub:-o|sub:--output) COMPREPLY=($(compgen -W 'text json raw' -- "$cur")); return ;;

@@ -42,6 +42,11 @@ complete -c dtbus -n '__fish_seen_subcommand_from pub' -l on-invalid -d 'Invalid
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l failed-out -d 'Where unacknowledged messages go, as --jsonl records (default ./dtbus-pub-failed-<pid>.jsonl)' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l timeout -d 'Give up after S seconds without acknowledgement progress (exit 7)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l window -d 'Messages in flight before waiting for acknowledgements (default 1024)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -s m -l message -d 'Publish MSG as one message' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -s f -l file -d 'Publish the whole file as one message' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -s s -l stdin -d 'Publish all of stdin as one message'
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -s l -l stdin-lines -d 'Publish each stdin line as one message (empty lines skipped)'
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l jsonl -d 'Each stdin line is a record in the `sub -o json` shape, published to its own topic'
 complete -c dtbus-pub -s h -l help -d 'Print this help message and exit'
 complete -c dtbus-pub -l version -d 'Display program version information and exit'
 complete -c dtbus-pub -s c -l config -d 'Config file (else $DTBUS_CONFIG, ./config/brokers.yaml, ...)' -r -F
@@ -83,14 +88,11 @@ complete -c dtbus-pub -l on-invalid -d 'Invalid JSON where JSON is required: fai
 complete -c dtbus-pub -l failed-out -d 'Where unacknowledged messages go, as --jsonl records (default ./dtbus-pub-failed-<pid>.jsonl)' -r -F
 complete -c dtbus-pub -l timeout -d 'Give up after S seconds without acknowledgement progress (exit 7)' -x
 complete -c dtbus-pub -l window -d 'Messages in flight before waiting for acknowledgements (default 1024)' -x
-complete -c dtbus -n '__fish_seen_subcommand_from pub' -f -a  -d 'What to publish (exactly one)'
-complete -c dtbus-pub -f -n '__fish_use_subcommand' -a  -d 'What to publish (exactly one)'
-complete -c dtbus -n '__fish_seen_subcommand_from ' -s h -l help -d 'Print this help message and exit'
-complete -c dtbus -n '__fish_seen_subcommand_from ' -s m -l message -d 'Publish MSG as one message' -x
-complete -c dtbus -n '__fish_seen_subcommand_from ' -s f -l file -d 'Publish the whole file as one message' -r -F
-complete -c dtbus -n '__fish_seen_subcommand_from ' -s s -l stdin -d 'Publish all of stdin as one message'
-complete -c dtbus -n '__fish_seen_subcommand_from ' -s l -l stdin-lines -d 'Publish each stdin line as one message (empty lines skipped)'
-complete -c dtbus -n '__fish_seen_subcommand_from ' -l jsonl -d 'Each stdin line is a record in the `sub -o json` shape, published to its own topic'
+complete -c dtbus-pub -s m -l message -d 'Publish MSG as one message' -x
+complete -c dtbus-pub -s f -l file -d 'Publish the whole file as one message' -r -F
+complete -c dtbus-pub -s s -l stdin -d 'Publish all of stdin as one message'
+complete -c dtbus-pub -s l -l stdin-lines -d 'Publish each stdin line as one message (empty lines skipped)'
+complete -c dtbus-pub -l jsonl -d 'Each stdin line is a record in the `sub -o json` shape, published to its own topic'
 complete -c dtbus -f -n 'not __fish_seen_subcommand_from pub sub dlq replay token config' -a sub -d 'Subscribe and print messages as text, JSON Lines or raw bytes'
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s h -l help -d 'Print this help message and exit'
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l version -d 'Display program version information and exit'

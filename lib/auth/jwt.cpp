@@ -10,7 +10,9 @@ nlohmann::json decode_part(std::string_view part, const char* what) {
   auto bytes = base64url_decode(part);
   if (!bytes)
     throw Error(ExitCode::runtime, std::string("not a JWT: the ") + what + " is not base64url");
-  nlohmann::json value = nlohmann::json::parse(*bytes, nullptr, false);
+  bool too_deep = record::nested_deeper_than(*bytes, record::kMaxJsonDepth);
+  nlohmann::json value = too_deep ? nlohmann::json(nlohmann::json::value_t::discarded)
+                                  : nlohmann::json::parse(*bytes, nullptr, false);
   if (value.is_discarded() || !value.is_object()) {
     throw Error(ExitCode::runtime, std::string("not a JWT: the ") + what + " is not a JSON object");
   }
@@ -42,6 +44,8 @@ std::optional<std::chrono::system_clock::time_point> expiry(std::string_view tok
     auto claims = decode(token).claims;
     auto exp = claims.find("exp");
     if (exp == claims.end() || !exp->is_number()) return std::nullopt;
+    // The clock counts int64 nanoseconds: an exp before 1970 or past 2255 has no time point.
+    if (!(exp->get<double>() >= 0 && exp->get<double>() < 9e9)) return std::nullopt;
     auto seconds = std::chrono::duration<double>(exp->get<double>());
     return std::chrono::system_clock::time_point(
         std::chrono::duration_cast<std::chrono::system_clock::duration>(seconds));

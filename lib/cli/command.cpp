@@ -2,9 +2,11 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string_view>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -102,6 +104,18 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// Overwrites the -P value in argv (`-P x`, `-Px`, `--password=x`) so ps and /proc/<pid>/cmdline
+// show stars, as mysql does: the kernel reads argv's memory as it is now. The parser has copied
+// the value already; until this runs the password is visible.
+void hide_in_argv(int argc, char** argv, const std::string& secret) {
+  if (secret.empty()) return;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    bool value_here = arg == secret || (arg.starts_with('-') && arg.ends_with(secret));
+    if (value_here) std::memset(argv[i] + arg.size() - secret.size(), '*', secret.size());
+  }
+}
+
 }  // namespace
 
 bool GlobalOptions::color_stdout() const { return output::use_color(stdout, no_color); }
@@ -172,7 +186,10 @@ int Command::run(int argc, char** argv, const std::function<int()>& action) {
   }
   setup_logging(name_, globals_);
   if (globals_.password) {
-    spdlog::warn("a password on the command line is visible to other users (ps); prefer --password-file or MQTT_PASSWORD");
+    hide_in_argv(argc, argv, *globals_.password);
+    spdlog::warn(
+        "a password on the command line is visible to other users until dtbus hides it, and stays "
+        "in the shell history; prefer --password-file or MQTT_PASSWORD");
   }
   try {
     return action();

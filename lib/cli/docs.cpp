@@ -68,6 +68,21 @@ std::string upper(std::string text) {
   return text;
 }
 
+// Appends the visible options of `app` (or of one of its option groups) to spec.
+void describe_options(const CLI::App& app, json& spec) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->get_group().empty()) continue;  // hidden
+    if (opt->get_lnames().empty() && opt->get_snames().empty()) {
+      spec["positionals"].push_back({{"name", upper(opt->get_name())}, {"help", opt->get_description()}});
+      continue;
+    }
+    json option = describe_option(opt);
+    bool known = std::any_of(spec["options"].begin(), spec["options"].end(),
+                             [&](const json& o) { return o["names"] == option["names"]; });
+    if (!known) spec["options"].push_back(std::move(option));  // an option group repeats --help
+  }
+}
+
 void man_options(const json& options, const std::string& group_filter, bool include, std::string& out) {
   for (const auto& o : options) {
     bool is_global = o["group"] == "Global options";
@@ -107,20 +122,73 @@ json describe(const CLI::App& app) {
   spec["description"] = app.get_description();
   spec["options"] = json::array();
   spec["positionals"] = json::array();
-  for (const CLI::Option* opt : app.get_options()) {
-    if (opt->get_group().empty()) continue;  // hidden
-    if (opt->get_lnames().empty() && opt->get_snames().empty()) {
-      spec["positionals"].push_back({{"name", upper(opt->get_name())}, {"help", opt->get_description()}});
-      continue;
-    }
-    spec["options"].push_back(describe_option(opt));
-  }
   spec["subcommands"] = json::array();
+  describe_options(app, spec);
   for (const CLI::App* sub : app.get_subcommands({})) {
-    spec["subcommands"].push_back(describe(*sub));
+    // An option group (add_option_group) is a nameless App: its options are the command's own.
+    if (sub->get_name().empty()) {
+      describe_options(*sub, spec);
+    } else {
+      spec["subcommands"].push_back(describe(*sub));
+    }
   }
   return spec;
 }
+
+namespace {
+
+// A hand-written .sections file split at its `.SH` lines; text before the first one belongs to
+// DESCRIPTION.
+struct ManSection {
+  std::string title;
+  std::string body;
+};
+
+std::vector<ManSection> split_sections(const std::string& roff) {
+  std::vector<ManSection> sections;
+  std::istringstream in(roff);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(".SH ", 0) == 0) {
+      std::string title = line.substr(4);
+      if (title.size() >= 2 && title.front() == '"' && title.back() == '"') {
+        title = title.substr(1, title.size() - 2);
+      }
+      sections.push_back({title, ""});
+    } else {
+      if (sections.empty()) sections.push_back({"DESCRIPTION", ""});
+      sections.back().body += line + "\n";
+    }
+  }
+  return sections;
+}
+
+// Sections that follow OPTIONS, in the order of man-pages(7); any other hand-written section
+// (DESCRIPTION and topics of its own) comes before OPTIONS, in the order written.
+const std::vector<std::string> kTrailingSections = {"EXIT STATUS", "ENVIRONMENT", "FILES", "NOTES",
+                                                    "SECURITY", "BUGS", "EXAMPLES", "SEE ALSO"};
+
+std::string section(const std::string& title, const std::string& body) {
+  return ".SH " + (title.find(' ') == std::string::npos ? title : "\"" + title + "\"") + "\n" + body;
+}
+
+// Variables every command reads; a page's own ENVIRONMENT section adds to them.
+constexpr const char* kCommonEnvironment =
+    ".TP\n\\fBDTBUS_CONFIG\\fR\nConfig file when \\fB\\-c\\fR is not given.\n"
+    ".TP\n\\fBXDG_CONFIG_HOME\\fR, \\fBHOME\\fR\nWhere the user's "
+    "\\fBdtbus/brokers.yaml\\fR is looked for (default \\fB~/.config\\fR).\n"
+    ".TP\n\\fBMQTT_PASSWORD\\fR\nPassword when neither \\fB\\-\\-password\\-file\\fR, "
+    "\\fB\\-P\\fR nor the config gives one (a user name is still needed).\n"
+    ".TP\n\\fBNO_COLOR\\fR\nWhen set (to anything), no colour; as \\fB\\-\\-no\\-color\\fR.\n"
+    ".TP\nVariables named in brokers.yaml\nExpanded in its values, e.g. "
+    "\\fB${MQTT_HOST:\\-localhost}\\fR; see \\fBdtbus\\-brokers.yaml\\fR(5).\n";
+
+constexpr const char* kDefaultExitStatus =
+    ".TP\n0\nSuccess.\n.TP\n1\nRuntime error.\n.TP\n2\nUsage error (bad flag, invalid topic).\n"
+    ".TP\n3\nConfig error.\n.TP\n4\nCannot connect.\n.TP\n5\nAuthentication or authorization refused.\n"
+    ".TP\n6\nTimeout waiting for messages.\n.TP\n7\nIncomplete delivery.\n"
+    ".TP\n130\nInterrupted while work was pending.\n";
+
+}  // namespace
 
 std::string man_page(const CLI::App& app, const std::string& page_name, const std::string& summary,
                      const std::string& extra_roff) {
@@ -135,12 +203,22 @@ std::string man_page(const CLI::App& app, const std::string& page_name, const st
   for (const auto& sub : spec["subcommands"]) {
     out += ".br\n" + synopsis_of(sub, display + " " + sub["name"].get<std::string>()) + "\n";
   }
-  if (!extra_roff.empty()) {
-    out += extra_roff;
-    if (extra_roff.back() != '\n') out += "\n";
-  } else {
-    out += ".SH DESCRIPTION\n" + roff_escape(summary) + ".\n";
+
+  auto sections = split_sections(extra_roff);
+  auto trailing = [](const ManSection& s) {
+    return std::find(kTrailingSections.begin(), kTrailingSections.end(), s.title) != kTrailingSections.end();
+  };
+  auto find = [&](const std::string& title) -> const ManSection* {
+    for (const auto& s : sections) {
+      if (s.title == title) return &s;
+    }
+    return nullptr;
+  };
+  if (!find("DESCRIPTION")) out += section("DESCRIPTION", roff_escape(summary) + ".\n");
+  for (const auto& s : sections) {
+    if (!trailing(s)) out += section(s.title, s.body);
   }
+
   out += ".SH OPTIONS\n";
   man_options(spec["options"], "", true, out);
   for (const auto& sub : spec["subcommands"]) {
@@ -148,18 +226,21 @@ std::string man_page(const CLI::App& app, const std::string& page_name, const st
            roff_escape(sub["description"].get<std::string>()) + ".\n";
     man_options(sub["options"], "", true, out);
   }
-  out += ".SH GLOBAL OPTIONS\nAccepted by every dtbus command, before or after the command name.\n";
+  out += ".SH \"GLOBAL OPTIONS\"\nAccepted by every dtbus command, before or after the command name.\n";
   man_options(spec["options"], "Global options", true, out);
-  out += ".SH ENVIRONMENT\n"
-         ".TP\n\\fBDTBUS_CONFIG\\fR\nConfig file when \\fB\\-c\\fR is not given.\n"
-         ".TP\n\\fBNO_COLOR\\fR\nDisables colour.\n"
-         ".TP\n\\fBMQTT_PASSWORD\\fR\nPassword when none is given by flag or config.\n";
-  out += ".SH EXIT STATUS\n"
-         ".TP\n0\nSuccess.\n.TP\n1\nRuntime error.\n.TP\n2\nUsage error (bad flag, invalid topic).\n"
-         ".TP\n3\nConfig error.\n.TP\n4\nCannot connect.\n.TP\n5\nAuthentication or authorization refused.\n"
-         ".TP\n6\nTimeout waiting for messages.\n.TP\n7\nIncomplete delivery.\n"
-         ".TP\n130\nInterrupted while work was pending.\n";
-  out += ".SH SEE ALSO\n\\fBdtbus\\fR(1), \\fBdtbus\\-brokers.yaml\\fR(5)\n";
+
+  for (const auto& title : kTrailingSections) {
+    const ManSection* written = find(title);
+    if (title == "ENVIRONMENT") {
+      out += section(title, std::string(kCommonEnvironment) + (written ? written->body : ""));
+    } else if (written) {
+      out += section(title, written->body);
+    } else if (title == "EXIT STATUS") {
+      out += section(title, kDefaultExitStatus);
+    } else if (title == "SEE ALSO") {
+      out += section(title, "\\fBdtbus\\fR(1), \\fBdtbus\\-brokers.yaml\\fR(5)\n");
+    }
+  }
   return out;
 }
 

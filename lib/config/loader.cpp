@@ -210,6 +210,7 @@ class Loader {
   std::vector<Field> entries(const YAML::Node& map, const std::string& path, bool report_dups) {
     std::vector<Field> out;
     std::vector<Field> merged;
+    if (open_maps_.empty()) merged_maps_.clear();  // a new mapping, not one reached by a merge
     open_maps_.push_back(map);
     for (auto it = map.begin(); it != map.end(); ++it) {
       Location key_at = at(it->first.Mark());
@@ -264,6 +265,11 @@ class Loader {
         error(merge.path, merge.key_at, "merge key refers to its own mapping");
         continue;
       }
+      // A mapping merged again (`<<: [*a, *a]`, or through two other merges) adds nothing: its
+      // keys are all taken already. Skipping it keeps nested merges of aliases linear, not
+      // exponential.
+      if (std::any_of(merged_maps_.begin(), merged_maps_.end(), self)) continue;
+      merged_maps_.push_back(source);
       for (auto& field : entries(source, path, false)) {
         auto same = [&](auto& f) { return f.key == field.key; };
         if (std::none_of(merged.begin(), merged.end(), same)) merged.push_back(std::move(field));
@@ -638,6 +644,7 @@ class Loader {
   std::vector<std::pair<Field, std::string>> references_;   // token_provider fields → name
   std::vector<std::pair<Field, std::string>> credentials_;  // username/password → broker
   std::vector<YAML::Node> open_maps_;  // mappings whose entries are being collected
+  std::vector<YAML::Node> merged_maps_;  // mappings merged into the one being collected
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "dlq/session.hpp"
 #include "dtbus/error.hpp"
+#include "dtbus/interrupt.hpp"
 #include "dtbus/output.hpp"
 #include "dtbus/publisher.hpp"
 #include "dtbus/record.hpp"
@@ -159,6 +160,8 @@ int recover(const cli::GlobalOptions& globals, const RecoverOptions& options,
     topic::require_publish_topic(to_topic);
   }
 
+  // A signal stops the publishing; what is acknowledged is marked, the rest stays pending.
+  interrupt::install();
   auto open = detail::open_spool(setup, !options.no_pull);
   Spool& spool = *open.spool;
 
@@ -222,6 +225,7 @@ int recover(const cli::GlobalOptions& globals, const RecoverOptions& options,
           std::lock_guard lock(journal_mutex);
           if (!journal_error.empty()) break;
         }
+        if (interrupt::interrupted()) break;
         pub::OutgoingMessage message{p.topic, p.payload, 1, false,
                                      recovery_properties(*p.entry, p.replay_count)};
         // Marked recovered only once the broker has acknowledged this very message.
@@ -232,7 +236,7 @@ int recover(const cli::GlobalOptions& globals, const RecoverOptions& options,
             ++recovered;
           } catch (const std::exception& e) {
             std::lock_guard lock(journal_mutex);
-            journal_error = e.what();
+            if (journal_error.empty()) journal_error = e.what();  // the cause, not what follows
           }
         });
         if (Clock::now() - last_sync >= kSyncInterval) {
@@ -243,7 +247,7 @@ int recover(const cli::GlobalOptions& globals, const RecoverOptions& options,
       }
     } catch (const Error& e) {
       // Timeout without progress: what is not acknowledged stays pending for the next run.
-      spdlog::error("{}", e.what());
+      if (e.code() != ExitCode::interrupted) spdlog::error("{}", e.what());
     }
     publisher.finish();
     progress.update(recovered, true);
@@ -256,20 +260,28 @@ int recover(const cli::GlobalOptions& globals, const RecoverOptions& options,
                                          "pending and are published again next time)");
     }
   }
-  if (!options.dry_run) detail::clear_retained(setup, globals, spool);
+  bool interrupted = interrupt::interrupted();
+  if (!options.dry_run && !interrupted) detail::clear_retained(setup, globals, spool);
   spool.compact();
 
   size_t ok = recovered;
   size_t failed = options.dry_run ? 0 : plan.size() - ok;
+  // The summary comes before the exit status: a closed stdout must not hide a failure.
   if (format == "json") {
     nlohmann::json summary = {{"matched", matched},
                               {"recovered", ok},
                               {"failed", failed},
                               {"skipped", skipped},
                               {"dry_run", options.dry_run}};
-    output::write_stdout(output::to_json_line(summary) + "\n");
+    output::write_result(output::to_json_line(summary) + "\n");
   } else {
-    output::write_stdout(summary_text(matched, ok, failed, skipped, options.dry_run));
+    output::write_result(summary_text(matched, ok, failed, skipped, options.dry_run));
+  }
+  if (interrupted) {
+    throw Error(ExitCode::interrupted,
+                "interrupted: " + std::to_string(ok) + " dead letter(s) recovered, " +
+                    std::to_string(failed) + " not recovered stay pending in " + spool.path() +
+                    " (run recover again to finish)");
   }
   if (failed > 0) {
     spdlog::error("{} dead letter(s) not acknowledged by the broker; they stay pending in {}",

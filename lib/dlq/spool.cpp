@@ -137,7 +137,7 @@ Entry entry_from_message(const mqtt::ReceivedMessage& message) {
   entry.received_at = record::now_rfc3339_ms();
   entry.retained = message.retain;
   entry.user_properties = message.properties.user;
-  entry.body = Json::parse(message.payload, nullptr, false);
+  entry.body = record::parse_json(message.payload);
   if (!entry.body.is_discarded()) {
     entry.body_encoding = record::PayloadEncoding::json;
   } else if (topic::valid_utf8(message.payload)) {

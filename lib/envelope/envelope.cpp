@@ -194,10 +194,13 @@ bool is_iso8601(std::string_view t) {
       t[13] != ':' || !digits(14, 2) || t[16] != ':' || !digits(17, 2)) {
     return false;
   }
-  int month = (t[5] - '0') * 10 + (t[6] - '0');
-  int day = (t[8] - '0') * 10 + (t[9] - '0');
-  int hour = (t[11] - '0') * 10 + (t[12] - '0');
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23) return false;
+  auto number = [&](size_t at) {
+    return static_cast<unsigned>((t[at] - '0') * 10 + (t[at + 1] - '0'));
+  };
+  // A real calendar day (no Feb 30), hh:mm:ss with 60 for a leap second.
+  std::chrono::year_month_day date{std::chrono::year(static_cast<int>(number(0) * 100 + number(2))),
+                                   std::chrono::month(number(5)), std::chrono::day(number(8))};
+  if (!date.ok() || number(11) > 23 || number(14) > 59 || number(17) > 60) return false;
   size_t i = 19;
   if (i < t.size() && t[i] == '.') {
     size_t start = ++i;
@@ -207,7 +210,7 @@ bool is_iso8601(std::string_view t) {
   std::string_view zone = t.substr(i);
   if (zone == "Z" || zone == "z") return true;
   return zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && digits(i + 1, 2) &&
-         zone[3] == ':' && digits(i + 4, 2);
+         zone[3] == ':' && digits(i + 4, 2) && number(i + 1) <= 23 && number(i + 4) <= 59;
 }
 
 }  // namespace dtbus::envelope

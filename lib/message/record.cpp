@@ -27,7 +27,7 @@ bool may_be_canonical_json(std::string_view bytes) {
 
 std::optional<Json> canonical_json(std::string_view bytes) {
   if (!may_be_canonical_json(bytes)) return std::nullopt;
-  Json value = Json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  Json value = parse_json(bytes);
   if (value.is_discarded()) return std::nullopt;
   if (value.dump() != bytes) return std::nullopt;
   return value;
@@ -87,7 +87,39 @@ std::string payload_bytes(const Json& record) {
 
 std::string payload_bytes(const nlohmann::json& record) { return payload_bytes(Json(record)); }
 
+bool nested_deeper_than(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // skips the escaped character, which may be a quote
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+Json parse_json(std::string_view text, int max_depth) {
+  if (nested_deeper_than(text, max_depth)) return Json(Json::value_t::discarded);
+  return Json::parse(text.begin(), text.end(), nullptr, false);
+}
+
 Json parse_record(std::string_view line) {
+  // The record object is one level around its payload.
+  if (nested_deeper_than(line, kMaxJsonDepth + 1)) {
+    throw std::invalid_argument("JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                " levels in the payload");
+  }
   Json record = Json::parse(line.begin(), line.end(), nullptr, false);
   if (record.is_discarded()) throw std::invalid_argument("not valid JSON");
   if (!record.is_object()) throw std::invalid_argument("not a JSON object");

@@ -42,6 +42,16 @@ struct ParsedUrl {
   std::optional<std::string> username;
 };
 
+// The URL for an error message: a user:password part (even a malformed one) becomes ***.
+std::string shown_url(const std::string& url) {
+  auto at = url.rfind('@');
+  if (at == std::string::npos) return url;
+  auto scheme = url.find("://");
+  size_t start = scheme == std::string::npos || scheme > at ? 0 : scheme + 3;
+  if (url.find(':', start) >= at) return url;
+  return url.substr(0, start) + "***" + url.substr(at);
+}
+
 ParsedUrl parse_url(const std::string& url) {
   ParsedUrl parsed;
   std::string rest;
@@ -51,7 +61,7 @@ ParsedUrl parse_url(const std::string& url) {
     parsed.tls = true;
     rest = url.substr(8);
   } else {
-    throw Error(ExitCode::usage, "--url " + url + ": expected mqtt://[user@]host[:port] or mqtts://...");
+    throw Error(ExitCode::usage, "--url " + shown_url(url) + ": expected mqtt://[user@]host[:port] or mqtts://...");
   }
   if (auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
   if (auto at = rest.rfind('@'); at != std::string::npos) {
@@ -65,7 +75,7 @@ ParsedUrl parse_url(const std::string& url) {
   std::string port_text;
   if (!rest.empty() && rest.front() == '[') {  // [::1]:1883
     auto close = rest.find(']');
-    if (close == std::string::npos) throw Error(ExitCode::usage, "--url " + url + ": unterminated IPv6 address");
+    if (close == std::string::npos) throw Error(ExitCode::usage, "--url " + shown_url(url) + ": unterminated IPv6 address");
     parsed.host = rest.substr(1, close - 1);
     if (close + 1 < rest.size() && rest[close + 1] == ':') port_text = rest.substr(close + 2);
   } else if (auto colon = rest.rfind(':'); colon != std::string::npos) {
@@ -74,7 +84,7 @@ ParsedUrl parse_url(const std::string& url) {
   } else {
     parsed.host = rest;
   }
-  if (parsed.host.empty()) throw Error(ExitCode::usage, "--url " + url + ": missing host");
+  if (parsed.host.empty()) throw Error(ExitCode::usage, "--url " + shown_url(url) + ": missing host");
   if (!port_text.empty()) {
     try {
       size_t used = 0;
@@ -82,7 +92,7 @@ ParsedUrl parse_url(const std::string& url) {
       if (used != port_text.size() || port < 1 || port > 65535) throw std::out_of_range("port");
       parsed.port = port;
     } catch (const std::exception&) {
-      throw Error(ExitCode::usage, "--url " + url + ": port must be 1..65535");
+      throw Error(ExitCode::usage, "--url " + shown_url(url) + ": port must be 1..65535");
     }
   }
   return parsed;

@@ -169,6 +169,7 @@ struct Connection::Impl {
 
   std::atomic<int> reconnects{0};
   int failed_attempts = 0;  // network thread only: consecutive reconnects without a CONNACK
+  int failed_renewals = 0;  // network thread only: consecutive token renewals that failed
   bool abandoned_thread = false;  // network thread stuck in a blocking connect at timeout
   std::chrono::microseconds latency{0};
   Clock::time_point connect_started;
@@ -283,19 +284,13 @@ struct Connection::Impl {
         planned = renew_requested;
         renew_requested = false;
       }
-      if (!planned) {
+      if (!planned) {  // (a planned renewal has its new credentials already)
         double delay = backoff_seconds(failed_attempts++);
         spdlog::warn("connection to {} lost ({}); reconnecting in {:.1f} s", settings.describe(),
                      mosquitto_strerror(rc), delay);
         if (handlers.on_connection_lost) handlers.on_connection_lost(mosquitto_strerror(rc));
         if (!sleep_unless_stopping(delay)) return;
-      }
-      try {
-        apply_credentials();
-      } catch (const Error& e) {
-        spdlog::warn("cannot refresh credentials: {}", e.what());
-        if (!sleep_unless_stopping(backoff_seconds(failed_attempts++))) return;
-        continue;
+        if (!refresh_credentials()) return;
       }
       reconnects++;
       rc = mosquitto_reconnect(mosq);
@@ -312,16 +307,47 @@ struct Connection::Impl {
            Clock::now() - *stop_requested_at > std::chrono::seconds(kStopGraceSeconds);
   }
 
+  // Credentials for a reconnect; a failing token endpoint is retried with backoff, each failure
+  // logged. False when stopping.
+  bool refresh_credentials() {
+    while (true) {
+      try {
+        apply_credentials();
+        return true;
+      } catch (const Error& e) {
+        double delay = backoff_seconds(failed_attempts++);
+        spdlog::warn("cannot refresh credentials: {}; retrying in {:.1f} s", e.what(), delay);
+        if (!sleep_unless_stopping(delay)) return false;
+      }
+    }
+  }
+
   void maybe_renew_credentials() {
     {
       std::lock_guard lock(mutex);
       if (!renew_at || Clock::now() < *renew_at || stopping) return;
       renew_at.reset();
-      renew_requested = true;
     }
     spdlog::info("token for {} is about to expire; renewing the connection", settings.describe());
     settings.credentials->invalidate();  // the cache must not hand the expiring token back
-    // The next loop iteration sees the closed socket and reconnects at once with fresh
+    // The new token first: while the token endpoint fails, the connection we have stays up.
+    try {
+      apply_credentials();
+    } catch (const Error& e) {
+      double delay = backoff_seconds(failed_renewals++);
+      spdlog::warn("cannot refresh credentials: {}; keeping the current connection, retrying in {:.1f} s",
+                   e.what(), delay);
+      std::lock_guard lock(mutex);
+      renew_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(delay));
+      return;
+    }
+    failed_renewals = 0;
+    {
+      std::lock_guard lock(mutex);
+      renew_requested = true;
+    }
+    // The next loop iteration sees the closed socket and reconnects at once with the new
     // credentials; unacknowledged QoS>0 messages are resent by libmosquitto.
     mosquitto_disconnect(mosq);
   }

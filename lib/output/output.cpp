@@ -133,6 +133,11 @@ std::string to_yaml(const nlohmann::ordered_json& value) {
   return out;
 }
 
+void write_result(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
 void write_stdout(std::string_view text, bool flush) {
   if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
       (flush && std::fflush(stdout) != 0)) {

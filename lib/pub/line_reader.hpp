@@ -20,6 +20,11 @@ class LineReader {
   // 1-based number of the line last returned.
   uint64_t line_number() const { return line_number_; }
   bool interrupted() const { return interrupted_; }
+  // Reads no more: next() returns the complete lines already buffered, then std::nullopt (the
+  // start of a line whose end was not read yet is not returned; see at_end()).
+  void stop() { interrupted_ = true; }
+  // True when the whole input was read and returned.
+  bool at_end() const { return eof_ && start_ == end_; }
 
  private:
   bool fill();  // false at EOF/interrupt

@@ -84,25 +84,27 @@ class Command {
       publish_all(publisher, input_error);
     } catch (const Error& e) {
       if (e.code() != ExitCode::incomplete && e.code() != ExitCode::interrupted) throw;
-      input_error = e;
+      if (e.code() == ExitCode::incomplete) input_error = e;
     }
+    if (interrupt::interrupted()) save_unsent_lines(publisher, input_error);
     DeliveryReport report = publisher.finish();
     print_summary(report);
+    if (interrupt::interrupted()) {
+      if (input_error && input_error->code() == ExitCode::usage) {
+        cli::print_error("pub", input_error->what());
+      }
+      throw interrupted_error(report);
+    }
     if (!report.complete()) {
       if (input_error && input_error->code() != ExitCode::incomplete) {
         cli::print_error("pub", input_error->what());
       }
-      if (input_error && input_error->code() == ExitCode::interrupted) throw *input_error;
       throw Error(ExitCode::incomplete,
                   std::to_string(report.failed) + " of " + std::to_string(report.published) +
                       " message(s) not acknowledged; saved to " + report.failed_out_path +
                       " (re-send with: dtbus pub --jsonl < " + report.failed_out_path + ")");
     }
     if (input_error) throw *input_error;
-    if (interrupt::interrupted()) {
-      throw Error(ExitCode::interrupted, "interrupted; the " + std::to_string(report.published) +
-                                             " message(s) published before were all acknowledged");
-    }
     return 0;
   }
 
@@ -152,7 +154,7 @@ class Command {
   // Wraps `payload` in the envelope in place; false with a reason when it is not JSON.
   bool apply_envelope(std::string& payload, std::string& problem) {
     if (envelope_.kind == envelope::Kind::none) return true;
-    auto value = record::Json::parse(payload, nullptr, false);
+    auto value = record::parse_json(payload);
     if (value.is_discarded()) {
       problem = std::string("not valid JSON (the ") + envelope::kind_name(envelope_.kind) +
                 " envelope needs a JSON payload)";
@@ -186,26 +188,61 @@ class Command {
       }
       return;
     }
-    LineReader reader(STDIN_FILENO);
+    reader_.emplace(STDIN_FILENO);
     OutgoingMessage message = base_message({});
-    while (auto line = reader.next()) {
+    while (next_message(message, input_error)) {
+      publisher.publish(message);
+      if (interrupt::interrupted()) return;
+    }
+  }
+
+  // The next stdin line as a message; false at the end of input, or at a bad line with
+  // --on-invalid fail (input_error set).
+  bool next_message(OutgoingMessage& message, std::optional<Error>& input_error) {
+    while (auto line = reader_->next()) {
       if (line->empty()) continue;
       std::string problem;
       bool ok = input_ == Input::jsonl ? record_message(*line, message, problem)
                                        : line_message(*line, message, problem);
-      if (!ok) {
-        std::string text = "stdin line " + std::to_string(reader.line_number()) + ": " + problem;
-        if (o_.on_invalid == "skip") {
-          spdlog::warn("{} (skipped)", text);
-          skipped_++;
-          continue;
-        }
-        input_error = Error(ExitCode::usage, text);
-        return;
+      if (ok) return true;
+      std::string text = "stdin line " + std::to_string(reader_->line_number()) + ": " + problem;
+      if (o_.on_invalid == "skip") {
+        spdlog::warn("{} (skipped)", text);
+        skipped_++;
+        continue;
       }
-      publisher.publish(message);
-      if (interrupt::interrupted()) return;
+      input_error = Error(ExitCode::usage, text);
+      return false;
     }
+    return false;
+  }
+
+  // After a signal: the lines already read from stdin but not published go to failed-out, so
+  // that nothing taken from the input is lost; stdin is not read further.
+  void save_unsent_lines(Publisher& publisher, std::optional<Error>& input_error) {
+    if (!reader_) return;
+    reader_->stop();
+    OutgoingMessage message = base_message({});
+    while (next_message(message, input_error)) {
+      publisher.save_unsent(message, std::string(kNotSentAfterSignal));
+    }
+  }
+
+  Error interrupted_error(const DeliveryReport& report) const {
+    std::string text = "interrupted";
+    if (reader_) {
+      text += " after stdin line " + std::to_string(reader_->line_number());
+      if (!reader_->at_end()) text += " (stdin not read beyond it)";
+    }
+    if (report.failed == 0) {
+      return Error(ExitCode::interrupted, text + "; the " + std::to_string(report.published) +
+                                              " message(s) published were all acknowledged");
+    }
+    return Error(ExitCode::interrupted,
+                 text + "; " + std::to_string(report.failed) +
+                     " message(s) not acknowledged or not sent saved to " +
+                     report.failed_out_path + " (re-send with: dtbus pub --jsonl < " +
+                     report.failed_out_path + ")");
   }
 
   bool line_message(std::string_view line, OutgoingMessage& message, std::string& problem) {
@@ -239,7 +276,7 @@ class Command {
       record::Json summary = {{"published", report.published},   {"acknowledged", report.acknowledged},
                               {"failed", report.failed},         {"skipped", skipped_},
                               {"duration_s", report.duration_s}, {"rate", rate}};
-      output::write_stdout(summary.dump() + "\n");
+      output::write_result(summary.dump() + "\n");
       return;
     }
     spdlog::info("published {} message(s), {} acknowledged, {} failed, {} skipped in {:.3f} s ({:.0f}/s)",
@@ -256,6 +293,7 @@ class Command {
   envelope::Options envelope_;
   std::optional<std::string> single_;
   std::string raw_single_;
+  std::optional<LineReader> reader_;  // -l / --jsonl
   uint64_t skipped_ = 0;
 };
 

@@ -25,6 +25,9 @@ using Clock = std::chrono::steady_clock;
 constexpr int kReasonSuccessLimit = 0x80;
 constexpr int kReasonPacketIdNotFound = 0x92;
 constexpr size_t kMidCount = 65536;
+// After a signal, how long finish() still waits for acknowledgements of what is in flight: a
+// message saved to failed-out that the broker did take is only re-sent as a duplicate.
+constexpr std::chrono::seconds kInterruptGrace{2};
 
 struct Slot {
   OutgoingMessage message;
@@ -213,27 +216,41 @@ struct Publisher::Impl {
 
   Clock::time_point progress_deadline() const { return last_progress + options.timeout; }
 
-  // Waits (handling events) until `ready()` or the no-progress timeout; false on timeout.
+  enum class Wait { ready, timeout, interrupted };
+
+  // Waits (handling events) until `ready()`, the no-progress timeout or a signal.
   template <typename Ready>
-  bool wait_until_ready(Ready ready, size_t batch = 1) {
+  Wait wait_until_ready(Ready ready, size_t batch = 1) {
     while (!ready()) {
-      if (interrupt::interrupted()) {
-        give_up("interrupted by a signal");
-        throw Error(ExitCode::interrupted, "interrupted; " + std::to_string(report.failed) +
-                                               " unacknowledged message(s) saved to " + report.failed_out_path);
-      }
-      if (Clock::now() >= progress_deadline()) return false;
+      if (interrupt::interrupted()) return Wait::interrupted;
+      if (Clock::now() >= progress_deadline()) return Wait::timeout;
       drain(std::min(progress_deadline(), Clock::now() + std::chrono::milliseconds(200)), batch);
     }
-    return true;
+    return Wait::ready;
   }
 
+  // Handles events until `ready()` or `deadline`, whatever signals arrive.
+  template <typename Ready>
+  void drain_until(Ready ready, Clock::time_point deadline) {
+    while (!ready() && Clock::now() < deadline) {
+      drain(std::min(deadline, Clock::now() + std::chrono::milliseconds(200)));
+    }
+  }
+
+  [[noreturn]] void interrupted_now(const OutgoingMessage& message) {
+    save_failed(message, std::string(kNotSentAfterSignal));
+    throw Error(ExitCode::interrupted, "interrupted by a signal");
+  }
+
+  // Sleeps in short steps so that a signal ends the wait.
   void pace() {
     if (!options.rate || *options.rate <= 0) return;
     auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / *options.rate));
     auto now = Clock::now();
     if (!next_send || *next_send < now - interval) next_send = now;  // no burst after a pause
-    if (*next_send > now) std::this_thread::sleep_until(*next_send);
+    while (Clock::now() < *next_send && !interrupt::interrupted()) {
+      std::this_thread::sleep_until(std::min(*next_send, Clock::now() + std::chrono::milliseconds(100)));
+    }
     *next_send += interval;
   }
 };
@@ -261,7 +278,11 @@ Publisher::Publisher(const broker::ConnectionSettings& settings, DeliveryOptions
 }
 
 Publisher::~Publisher() {
-  if (impl_ && impl_->failed_file != nullptr) std::fclose(impl_->failed_file);
+  if (!impl_) return;
+  // Stop the network thread first: its callbacks use the members destroyed below (this matters
+  // when finish() was not reached, e.g. after an exception).
+  impl_->connection.reset();
+  if (impl_->failed_file != nullptr) std::fclose(impl_->failed_file);
 }
 
 void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
@@ -276,18 +297,20 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
     throw impl.incomplete_error();
   }
   impl.pace();
+  if (interrupt::interrupted()) impl.interrupted_now(message);
   if (impl.has_events.load(std::memory_order_acquire)) impl.drain(std::nullopt);
   if (impl.in_flight == 0) impl.last_progress = Clock::now();
   // A full window resumes once a quarter of it is acknowledged.
   size_t batch = std::max<size_t>(1, std::min(impl.in_flight, impl.slots.size() / 4));
-  if (!impl.wait_until_ready([&] { return !impl.free_slots.empty(); }, batch)) fail_now(message);
-  if (message.qos == 0 && !impl.connection->connected()) {
+  auto waited = impl.wait_until_ready([&] { return !impl.free_slots.empty(); }, batch);
+  if (waited == Impl::Wait::ready && message.qos == 0 && !impl.connection->connected()) {
     // QoS 0 is only written on a live link; waiting counts against the no-progress timeout.
-    bool up = impl.wait_until_ready([&] {
+    waited = impl.wait_until_ready([&] {
       return impl.connection->wait_connected(std::chrono::milliseconds(0));
     });
-    if (!up) fail_now(message);
   }
+  if (waited == Impl::Wait::interrupted) impl.interrupted_now(message);
+  if (waited == Impl::Wait::timeout) fail_now(message);
   size_t index = impl.free_slots.back();
   Slot& slot = impl.slots[index];
   slot.message = std::move(message);
@@ -315,7 +338,12 @@ DeliveryReport Publisher::finish() {
     impl.finished = true;
     if (!impl.given_up) {
       impl.drain(std::nullopt);
-      if (!impl.wait_until_ready([&] { return impl.in_flight == 0; })) {
+      auto all_done = [&] { return impl.in_flight == 0; };
+      auto waited = impl.wait_until_ready(all_done);
+      if (waited == Impl::Wait::interrupted) {
+        impl.drain_until(all_done, std::min(impl.progress_deadline(), Clock::now() + kInterruptGrace));
+        if (!all_done()) impl.give_up("not acknowledged before the interruption by a signal");
+      } else if (waited == Impl::Wait::timeout) {
         impl.give_up(impl.timeout_reason());
       }
     }
@@ -327,6 +355,10 @@ DeliveryReport Publisher::finish() {
     }
   }
   return impl.report;
+}
+
+void Publisher::save_unsent(const OutgoingMessage& message, const std::string& why) {
+  impl_->save_failed(message, why);
 }
 
 void Publisher::abandon(const std::string& reason) { impl_->give_up(reason); }

@@ -121,7 +121,7 @@ record::Json Record::payload_json() const {
   auto encoding = json.find("payload_encoding");
   bool is_json = encoding == json.end() ? !payload.is_string() : *encoding == "json";
   if (is_json) return payload;
-  auto parsed = record::Json::parse(this->payload, nullptr, false);
+  auto parsed = record::parse_json(this->payload);
   return parsed.is_discarded() ? record::Json() : parsed;
 }
 

@@ -20,9 +20,9 @@
 namespace dtbus::replay {
 namespace {
 
-// Keys in the documented order (ordered JSON), one line on stdout.
-void write_json_line(const record::Json& value) {
-  output::write_stdout(value.dump(-1, ' ', false, record::Json::error_handler_t::replace) + "\n");
+// Keys in the documented order (ordered JSON), one line.
+std::string json_line(const record::Json& value) {
+  return value.dump(-1, ' ', false, record::Json::error_handler_t::replace) + "\n";
 }
 
 constexpr auto kProgressStep = std::chrono::milliseconds(250);
@@ -180,7 +180,7 @@ int dry_run(Reader& reader, const Options& options, const Plan& plan, const std:
                             {"span_s", span},
                             {"loops", options.loops},
                             {"estimated_duration_s", estimate}};
-    write_json_line(summary);
+    output::write_stdout(json_line(summary));
     return 0;
   }
   std::string text = "dry run: " + std::to_string(counts.matched) + " of " +
@@ -237,7 +237,7 @@ void print_summary(const Counts& counts, const pub::DeliveryReport& report,
                             {"failed", report.failed},
                             {"skipped", counts.skipped},
                             {"duration_s", std::round(report.duration_s * 1000) / 1000}};
-    write_json_line(summary);
+    output::write_result(json_line(summary));  // a closed stdout must not hide a failure
     return;
   }
   if (quiet) return;
@@ -283,7 +283,7 @@ int run(const cli::GlobalOptions& globals, const Options& options, const std::st
   Progress progress(show_progress, total);
   Counts counts;
   uint64_t sent = 0;
-  std::string position;  // of the record being sent
+  std::string position;  // of the record being sent (or last sent)
   std::optional<Error> bad_input;
   std::optional<Error> stopped;
   try {
@@ -327,13 +327,24 @@ int run(const cli::GlobalOptions& globals, const Options& options, const std::st
       stopped = Error(e.code(), "replay stopped at " + position + "; later records were not sent");
     } else if (e.code() == ExitCode::usage) {
       bad_input = e;  // a bad line: the records before it were sent, see them acknowledged
-    } else {
+    } else if (e.code() != ExitCode::interrupted) {  // (the record is in failed-out then)
       throw;
     }
   }
   progress.clear();
   pub::DeliveryReport report = publisher.finish();
   print_summary(counts, report, format, globals.quiet);
+  if (interrupt::interrupted()) {
+    std::string text = position.empty() ? "interrupted before the first record"
+                                        : "interrupted after " + position;
+    text += "; later records were not sent";
+    if (report.failed > 0) {
+      text += fmt::format("; {} message(s) not acknowledged or not sent saved to {} (re-send "
+                          "with: dtbus pub --jsonl < {})",
+                          report.failed, report.failed_out_path, report.failed_out_path);
+    }
+    throw Error(ExitCode::interrupted, text);
+  }
   if (!report.complete() || stopped) {
     if (bad_input) cli::print_error("replay", bad_input->what());
     if (stopped) cli::print_error("replay", stopped->what());
@@ -344,7 +355,6 @@ int run(const cli::GlobalOptions& globals, const Options& options, const std::st
                             report.failed_out_path));
   }
   if (bad_input) throw *bad_input;
-  if (interrupt::interrupted()) throw Error(ExitCode::interrupted, "interrupted");
   return 0;
 }
 

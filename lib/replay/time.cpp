@@ -101,6 +101,8 @@ std::optional<int64_t> parse_iso8601(std::string_view text) {
   }
   int64_t seconds =
       days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+  // Years 0000-9999 parse, but only 1685 to 2255 fit in int64 nanoseconds (as for epochs).
+  if (std::fabs(static_cast<double>(seconds)) >= kMaxAbsNs / kNsPerSecond) return std::nullopt;
   return seconds * kNsPerSecond + fraction_ns;
 }
 

@@ -118,7 +118,7 @@ void append_text_line(std::string& out, const mqtt::ReceivedMessage& m,
   out += "  ";
   out += output::paint(flags, output::Color::yellow, style.color);
   out += "  ";
-  record::Json value = record::Json::parse(m.payload, nullptr, false);
+  record::Json value = record::parse_json(m.payload);
   if (!value.is_discarded() && (value.is_object() || value.is_array())) {
     std::string json = style.pretty ? "\n" + value.dump(2, ' ', false, record::Json::error_handler_t::replace)
                                     : value.dump(-1, ' ', false, record::Json::error_handler_t::replace);

@@ -27,6 +27,8 @@ using SystemClock = std::chrono::system_clock;
 // pushes back on the broker) so memory stays bounded when stdout is slow.
 constexpr size_t kMaxQueued = 8192;
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
+// Output is written when the inbox runs dry, or once this much is pending (a steady stream).
+constexpr size_t kMaxBuffered = 64 * 1024;
 
 enum class Format { text, json, raw, templated };
 
@@ -38,11 +40,11 @@ struct Item {
 // Hand-off from the network thread to the thread that formats and writes.
 class Inbox {
  public:
-  // Network thread; blocks while the inbox is full. After close() messages are dropped (we are
-  // leaving; a durable session keeps what the broker has not sent yet).
+  // Network thread; blocks while the inbox is full, if limited. After close() messages are
+  // dropped (we are leaving; a durable session keeps what the broker has not sent yet).
   void push(mqtt::ReceivedMessage& message) {
     std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return items_.size() < kMaxQueued || closed_; });
+    space_.wait(lock, [&] { return items_.size() < kMaxQueued || closed_ || !limited_; });
     if (closed_) return;
     items_.push_back({std::move(message), SystemClock::now()});
     if (items_.size() == 1) arrived_.notify_one();
@@ -63,6 +65,13 @@ class Inbox {
     closed_ = true;
     space_.notify_all();
   }
+  // Unlimited, push() never waits: for while nobody reads (the network thread must go on, to
+  // read a SUBACK behind a session's backlog, or to stop).
+  void limit(bool on) {
+    std::lock_guard lock(mutex_);
+    limited_ = on;
+    space_.notify_all();
+  }
 
  private:
   std::mutex mutex_;
@@ -70,6 +79,7 @@ class Inbox {
   std::condition_variable space_;
   std::vector<Item> items_;
   bool closed_ = false;
+  bool limited_ = false;
 };
 
 Format pick_format(const Options& o, const std::string& output) {
@@ -97,7 +107,7 @@ class Command {
       Inbox& inbox;
       ~CloseInbox() { inbox.close(); }
     } close_inbox{inbox_};
-    connection.connect();
+    connection.connect();  // a durable session's backlog may flow from here on
     std::vector<mqtt::Subscription> subscriptions;
     for (const auto& filter : filters_) {
       mqtt::Subscription s;
@@ -106,11 +116,16 @@ class Command {
       s.retain_handling = o_.no_retained ? 2 : 0;
       subscriptions.push_back(s);
     }
-    connection.subscribe(subscriptions);
+    try {
+      connection.subscribe(subscriptions);
+    } catch (const Error&) {
+      stop(connection, true);
+      throw;
+    }
+    inbox_.limit(true);
     started_ = Clock::now();
     std::string stop_reason = loop();
-    inbox_.close();
-    connection.disconnect();
+    stop(connection, stop_reason == "signal" || stop_reason == "wait");
     if (record_ != nullptr) std::fclose(record_);
     print_stats();
     return finish_status(stop_reason);
@@ -159,7 +174,8 @@ class Command {
     tty_ = output::is_tty(stdout);
     style_.color = format_ == Format::text && globals_.color_stdout();
     style_.pretty = o_.pretty;
-    // Full buffering to a pipe/file: flushed when the inbox runs dry (and per message on a TTY).
+    // Full buffering to a pipe/file: flushed when the inbox runs dry or kMaxBuffered is pending
+    // (and per message on a TTY).
     if (!tty_) std::setvbuf(stdout, nullptr, _IOFBF, 1 << 16);
   }
 
@@ -182,7 +198,7 @@ class Command {
           flush();
           return stop_reason_;
         }
-        if (tty_ && !out_.empty()) flush();
+        if ((tty_ && !out_.empty()) || out_.size() >= kMaxBuffered) flush();
       }
       batch.clear();
       if (!out_.empty() && inbox_.empty()) flush();
@@ -192,6 +208,22 @@ class Command {
   void flush() {
     output::write_stdout(out_, true);
     out_.clear();
+  }
+
+  // libmosquitto acknowledges a message as it arrives, so what reached the inbox is ours: stop
+  // the connection first, then (unless -C or the retained messages ended it) print what is queued.
+  void stop(mqtt::Connection& connection, bool print_queued) {
+    inbox_.limit(false);
+    connection.disconnect();
+    if (print_queued) {
+      std::vector<Item> batch;
+      inbox_.take(batch, Clock::now());
+      for (Item& item : batch) {
+        if (!handle(item)) break;
+      }
+      flush();
+    }
+    inbox_.close();
   }
 
   // False when the command is done (count reached, or end of retained messages).
@@ -205,7 +237,7 @@ class Command {
     bool need_json = !conditions_.empty() || validate_ != envelope::Kind::none ||
                      (template_ && template_->needs_json());
     record::Json payload;
-    if (need_json) payload = record::Json::parse(m.payload, nullptr, false);
+    if (need_json) payload = record::parse_json(m.payload);
     if (!conditions_.empty() && (payload.is_discarded() || !where::matches_all(conditions_, payload))) {
       return true;
     }

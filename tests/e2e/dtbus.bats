@@ -84,7 +84,7 @@ SH
 
 @test "man pages render without warnings" {
   command -v man >/dev/null || skip "man not installed"
-  for page in "$DTBUS_SOURCE_DIR"/man/*.[15] "$DTBUS_BIN_DIR"/../man/*.1; do
+  for page in "$DTBUS_SOURCE_DIR"/man/*.[15] "$DTBUS_MAN_DIR"/dtbus-*.1*; do
     run -0 --separate-stderr man --warnings -l "$page"
     [[ -z $stderr ]] || fail "$page: $stderr"
   done

@@ -2,6 +2,7 @@
 
 #include "dtbus/error.hpp"
 #include "dtbus/jwt.hpp"
+#include "dtbus/record.hpp"
 
 using namespace dtbus;
 
@@ -64,4 +65,27 @@ TEST(AuthJwtExpiry, FromExpClaim) {
   EXPECT_FALSE(jwt::expiry("opaque-token"));
   // {"alg":"none"} . {"exp":"soon"}: not numeric
   EXPECT_FALSE(jwt::expiry("eyJhbGciOiJub25lIn0.eyJleHAiOiJzb29uIn0."));
+}
+
+TEST(AuthJwtExpiry, ExpOutsideTheClockRangeIsIgnored) {
+  // Found by tests/fuzz/fuzz_jwt: converting exp to the nanosecond clock overflowed (UB).
+  auto token = [](const std::string& claims) {
+    return record::base64_encode(R"({"alg":"none"})") + "." + record::base64_encode(claims) + ".";
+  };
+  EXPECT_FALSE(jwt::expiry(token(R"({"exp":1e300})")));
+  EXPECT_FALSE(jwt::expiry(token(R"({"exp":4.4419e21})")));
+  EXPECT_FALSE(jwt::expiry(token(R"({"exp":-1e300})")));
+  EXPECT_FALSE(jwt::expiry(token(R"({"exp":-1})")));
+  auto late = jwt::expiry(token(R"({"exp":8000000000})"));  // year 2223
+  ASSERT_TRUE(late);
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(*late), 8000000000);
+}
+
+TEST(AuthJwtDecode, DeeplyNestedClaimsAreNotAJsonObject) {
+  // The decoded claims are printed (token --decode): nesting must stay within the stack.
+  std::string deep = R"({"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  std::string token =
+      record::base64_encode(R"({"alg":"none"})") + "." + record::base64_encode(deep) + ".";
+  EXPECT_THROW(jwt::decode(token), Error);
+  EXPECT_FALSE(jwt::expiry(token));
 }

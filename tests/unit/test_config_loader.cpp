@@ -391,6 +391,35 @@ TEST(Config, SelfReferencingMergeKeyIsAnErrorNotARecursion) {
             "brokers.yaml:4:7: error: brokers.b.config.<<: merge key refers to its own mapping");
 }
 
+TEST(Config, MappingsMergedTwiceKeepPrecedence) {
+  auto result = load(R"(x-a: &a {host: a.example, port: 1, keepalive: 7}
+x-b: &b {<<: *a, port: 2}
+x-c: &c {<<: [*b, *a], keepalive: 5}
+brokers:
+  z:
+    config: {<<: [*c, *a], port: 3}
+)");
+  EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
+  const auto& z = result.config.brokers.at("z");
+  EXPECT_EQ(z.host, "a.example");
+  EXPECT_EQ(z.port, 3);
+  EXPECT_EQ(z.keepalive, 5);
+}
+
+TEST(Config, NestedMergesOfAliasesStayLinear) {
+  // Found by tests/fuzz/fuzz_config: each level merging the previous one twice took 2^depth steps
+  // (a 1 KiB file never finished loading).
+  std::string yaml = "x-0: &l0 {host: deep.example}\n";
+  for (int i = 1; i <= 40; ++i) {
+    yaml += "x-" + std::to_string(i) + ": &l" + std::to_string(i) + " {<<: [*l" +
+            std::to_string(i - 1) + ", *l" + std::to_string(i - 1) + "]}\n";
+  }
+  yaml += "brokers:\n  b:\n    config: *l40\n";
+  auto result = load(yaml);
+  EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
+  EXPECT_EQ(result.config.brokers.at("b").host, "deep.example");
+}
+
 TEST(Config, DuplicateKeysReportTheSecondOccurrence) {
   std::string file = kFixtures + "duplicates.yaml";
   auto result = load_file(file, options());

@@ -72,6 +72,17 @@ TEST(Envelope, Iso8601) {
   EXPECT_FALSE(is_iso8601("1700000000"));
 }
 
+TEST(Envelope, Iso8601RejectsOutOfRangeFields) {
+  // Found by tests/fuzz/fuzz_envelope: minutes, seconds, offsets and month lengths were unchecked.
+  EXPECT_FALSE(is_iso8601("2026-11-23 08:37:82.5z"));
+  EXPECT_FALSE(is_iso8601("2026-11-23T08:60:00Z"));
+  EXPECT_FALSE(is_iso8601("2026-02-30T08:37:28Z"));
+  EXPECT_FALSE(is_iso8601("2026-11-23T08:37:28+24:00"));
+  EXPECT_FALSE(is_iso8601("2026-11-23T08:37:28+01:60"));
+  EXPECT_TRUE(is_iso8601("2024-02-29T23:59:60Z"));  // leap day, leap second
+  EXPECT_TRUE(is_iso8601("2026-11-23T08:37:28-23:59"));
+}
+
 TEST(Envelope, EventKind) {
   EXPECT_EQ(event_kind(Json::parse(R"({"kind":"a","@type":"b"})")).value(), "a");
   EXPECT_EQ(event_kind(nlohmann::json::parse(R"({"@type":"b"})")).value(), "b");

@@ -57,6 +57,35 @@ TEST(Record, RoundTripsAreByteExact) {
   for (const auto& p : payloads) EXPECT_EQ(round_trip(p), p) << "payload: " << p;
 }
 
+std::string nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+TEST(Record, NestingDepthIsCountedOutsideStrings) {
+  EXPECT_FALSE(nested_deeper_than(nested(3), 3));
+  EXPECT_TRUE(nested_deeper_than(nested(4), 3));
+  EXPECT_TRUE(nested_deeper_than(R"([{"a":[{}]}])", 3));
+  EXPECT_FALSE(nested_deeper_than(R"(["[[[[", {"k\"[[[":"{{{"}])", 2));
+  EXPECT_FALSE(nested_deeper_than("[1],[2],[3]", 1));
+  EXPECT_TRUE(parse_json(nested(kMaxJsonDepth + 1)).is_discarded());
+  EXPECT_EQ(parse_json(nested(kMaxJsonDepth)).dump(), nested(kMaxJsonDepth));
+}
+
+TEST(Record, DeeplyNestedPayloadsDoNotOverflowTheStack) {
+  // Found with tests/fuzz/fuzz_record on a long line: a payload of 200000 '[' parsed fine but
+  // overflowed the stack when serialised (sub -o json, pub --jsonl, replay).
+  std::string deep = nested(200000);
+  EXPECT_EQ(classify_payload(deep), PayloadEncoding::utf8);
+  EXPECT_EQ(round_trip(deep), deep);  // kept byte-exact, as a string
+  try {
+    parse_record(R"({"topic":"t","payload":)" + deep + "}");
+    ADD_FAILURE() << "parsed";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "JSON nested deeper than 512 levels in the payload");
+  }
+  // At the limit the payload is still a JSON value and relays unchanged.
+  EXPECT_EQ(classify_payload(nested(kMaxJsonDepth)), PayloadEncoding::json);
+  EXPECT_EQ(round_trip(nested(kMaxJsonDepth)), nested(kMaxJsonDepth));
+}
+
 TEST(Record, LineHasAllFields) {
   mqtt::ReceivedMessage m = message(R"({"k":"v"})");
   m.retain = true;

@@ -50,5 +50,42 @@ TEST(LineReader, KeepsCarriageReturnsAndBinary) {
 
 TEST(LineReader, EmptyInput) { EXPECT_TRUE(lines_of("", 16).empty()); }
 
+// After stop(), the complete lines already read come out, the start of an unfinished one does
+// not, and nothing more is read.
+TEST(LineReader, StopReturnsOnlyBufferedCompleteLines) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string first = "a\nb\nc\npart";
+  ASSERT_EQ(write(fds[1], first.data(), first.size()), static_cast<ssize_t>(first.size()));
+  LineReader reader(fds[0], 64);
+  auto line = reader.next();
+  ASSERT_TRUE(line);
+  EXPECT_EQ(*line, "a");
+  reader.stop();
+  std::string more = "ial\nd\n";  // written later: must not be read
+  ASSERT_EQ(write(fds[1], more.data(), more.size()), static_cast<ssize_t>(more.size()));
+  std::vector<std::string> rest;
+  while (auto l = reader.next()) rest.emplace_back(*l);
+  EXPECT_EQ(rest, (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(reader.line_number(), 3u);
+  EXPECT_FALSE(reader.at_end());
+  close(fds[1]);
+  close(fds[0]);
+}
+
+TEST(LineReader, AtEndOnlyAfterTheLastLine) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], "x\ny", 3), 3);
+  close(fds[1]);
+  LineReader reader(fds[0], 64);
+  EXPECT_TRUE(reader.next());
+  EXPECT_FALSE(reader.at_end());
+  EXPECT_TRUE(reader.next());  // "y": a last line without '\n' counts
+  EXPECT_FALSE(reader.next());
+  EXPECT_TRUE(reader.at_end());
+  close(fds[0]);
+}
+
 }  // namespace
 }  // namespace dtbus::pub

@@ -56,6 +56,15 @@ TEST(ReplayTime, EpochUnitByMagnitude) {
   EXPECT_FALSE(parse_time_json(nlohmann::json(18'000'000'000'000'000'000ULL)));
 }
 
+TEST(ReplayTime, DatesOutsideTheNanosecondRangeAreNotTimes) {
+  // Found by tests/fuzz/fuzz_envelope: the nanosecond product overflowed int64 (UB).
+  EXPECT_FALSE(parse_time("0226-11-23 08:37:28.5z"));
+  EXPECT_FALSE(parse_time("9999-12-31T23:59:59Z"));
+  EXPECT_FALSE(parse_time_json(nlohmann::json("0001-01-01")));
+  EXPECT_TRUE(parse_time("1700-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_time("2250-12-31T23:59:59Z"));
+}
+
 TEST(ReplayTime, JsonValues) {
   EXPECT_EQ(parse_time_json(nlohmann::json("2026-11-23T08:37:28Z")), kBase);
   EXPECT_EQ(parse_time_json(nlohmann::json(1795423048)), kBase);

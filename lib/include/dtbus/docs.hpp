@@ -13,8 +13,11 @@ namespace dtbus::docs {
 // Machine-readable description of a command's options and subcommands (`--dtbus-spec`).
 nlohmann::json describe(const CLI::App& app);
 
-// roff man page: NAME, SYNOPSIS, DESCRIPTION (+ `extra_roff`, hand-written sections from
-// man/<page>.sections), OPTIONS, GLOBAL OPTIONS, EXIT STATUS, SEE ALSO.
+// roff man page: NAME, SYNOPSIS, then the hand-written sections of `extra_roff`
+// (man/<page>.sections, split at `.SH`) around the generated OPTIONS and GLOBAL OPTIONS: EXIT
+// STATUS, ENVIRONMENT, FILES, NOTES, SECURITY, BUGS, EXAMPLES and SEE ALSO follow them (in that
+// order), any other section precedes them. ENVIRONMENT lists the variables every command reads,
+// then the page's own; EXIT STATUS and SEE ALSO have generic defaults.
 std::string man_page(const CLI::App& app, const std::string& page_name, const std::string& summary,
                      const std::string& extra_roff);
 

@@ -5,6 +5,8 @@
 
 namespace dtbus::interrupt {
 
+// Call from the main thread: a signal another thread receives is forwarded to it, so that its
+// blocking read() is interrupted whichever thread the kernel picked.
 void install();
 // 0 when no signal arrived, else the signal number (SIGINT or SIGTERM).
 int pending();

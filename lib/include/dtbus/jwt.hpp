@@ -25,7 +25,7 @@ struct Decoded {
 Decoded decode(std::string_view token);
 
 // The `exp` claim of a JWT as a time point; nullopt when `token` is not a JWT or has no
-// numeric `exp`.
+// numeric `exp` between 1970 and 2255 (what the clock can hold).
 std::optional<std::chrono::system_clock::time_point> expiry(std::string_view token);
 
 }  // namespace dtbus::jwt

@@ -31,4 +31,8 @@ std::string to_yaml(const nlohmann::ordered_json& value);
 // (`dtbus sub | head -1` is a normal way to stop).
 void write_stdout(std::string_view text, bool flush = true);
 
+// Writes and flushes a command's final report (a summary printed before its exit status is
+// decided): a closed stdout is ignored, so that it cannot turn a failure into exit 0.
+void write_result(std::string_view text);
+
 }  // namespace dtbus::output

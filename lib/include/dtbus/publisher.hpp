@@ -6,9 +6,9 @@
 // success reason; after a reconnect libmosquitto resends every unacknowledged QoS>=1 message.
 // A QoS 0 message counts once written to the socket; one dropped unwritten by a lost connection
 // is published again after the reconnect (rarely twice). Memory is bounded by `window`.
-// Every message that fails (rejected by the broker, or pending when the timeout gives up) is
-// appended at once to the failed-out file as a record (record.hpp shape, plus "error"), ready
-// for `dtbus pub --jsonl`.
+// Every message that fails (rejected by the broker, pending when the timeout gives up or after a
+// signal, or never sent because of a signal) is appended at once to the failed-out file as a
+// record (record.hpp shape, plus "error"), ready for `dtbus pub --jsonl`.
 #pragma once
 
 #include <chrono>
@@ -17,11 +17,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "dtbus/broker.hpp"
 #include "dtbus/connection.hpp"
 
 namespace dtbus::pub {
+
+// The "error" recorded in failed-out for a message not sent because of SIGINT/SIGTERM.
+inline constexpr std::string_view kNotSentAfterSignal = "not sent: interrupted by a signal";
 
 struct OutgoingMessage {
   std::string topic;  // final topic (prefix already applied by the caller)
@@ -42,7 +46,7 @@ struct DeliveryOptions {
 struct DeliveryReport {
   uint64_t published = 0;     // handed to the broker connection
   uint64_t acknowledged = 0;  // QoS 0: written; QoS>0: PUBACK/PUBCOMP with success reason
-  uint64_t failed = 0;        // rejected by the broker or never acknowledged before the timeout
+  uint64_t failed = 0;  // in the failed-out file: rejected, not acknowledged in time, or unsent
   double duration_s = 0;
   std::string failed_out_path;  // set when failed > 0
   bool complete() const { return failed == 0 && acknowledged == published; }
@@ -62,19 +66,24 @@ class Publisher {
 
   // Blocks while the window is full or the rate cap applies. Throws Error(incomplete) when the
   // timeout passes without progress (every pending message, this one included, is then in the
-  // failed-out file; finish() still returns the report), Error(interrupted) after a signal.
+  // failed-out file; finish() still returns the report). After SIGINT/SIGTERM (interrupt.hpp)
+  // it sends nothing: the message goes to failed-out and Error(interrupted) is thrown.
   // Throws Error(usage/runtime) when
   // libmosquitto refuses the message itself (bad topic, too large): nothing is queued then.
   void publish(OutgoingMessage message, DoneCallback on_done = {});
 
+  // A message the caller will not send (e.g. read but not published before a signal): appended
+  // to failed-out with `why`, counted as failed.
+  void save_unsent(const OutgoingMessage& message, const std::string& why);
+
   // Waits until every message is acknowledged or the timeout passes without progress, writes the
   // unacknowledged ones to failed-out, disconnects, and reports. Never throws for delivery
-  // failures: check report.complete() (exit 7 otherwise). After SIGINT/SIGTERM (see
-  // interrupt.hpp) publish() and finish() stop waiting: the pending messages go to failed-out
-  // and Error(interrupted) is thrown.
+  // failures: check report.complete() (exit 7 otherwise). After SIGINT/SIGTERM it waits at most
+  // 2 s (and never longer than the timeout) for what is in flight, then saves the rest to
+  // failed-out; the caller checks interrupt::interrupted() for its exit status.
   DeliveryReport finish();
 
-  // Gives up now (e.g. on SIGINT): every pending message goes to failed-out. finish() then
+  // Gives up now: every pending message goes to failed-out. finish() then
   // returns at once. Safe to call from the publishing thread only.
   void abandon(const std::string& reason);
 

@@ -45,8 +45,19 @@ std::string payload_bytes(const Json& record);
 // so prefer the ordered overload when bytes must match.
 std::string payload_bytes(const nlohmann::json& record);
 
-// Parses one JSON Lines record (an object with at least "topic" and "payload").
-// Throws std::invalid_argument with a reason.
+// Parsed JSON nested deeper than this counts as not JSON: nlohmann serialises, copies and
+// compares values recursively, one stack frame per level, so a payload of a million '[' from
+// any publisher would overflow the stack.
+inline constexpr int kMaxJsonDepth = 512;
+
+// Json::parse(text, nullptr, false) that also returns a discarded value when `text` nests
+// arrays/objects deeper than `max_depth`. Use it for every untrusted payload.
+Json parse_json(std::string_view text, int max_depth = kMaxJsonDepth);
+// Whether `text` opens more than `max_depth` arrays/objects at once (outside strings).
+bool nested_deeper_than(std::string_view text, int max_depth);
+
+// Parses one JSON Lines record (an object with at least "topic" and "payload", which may nest
+// kMaxJsonDepth levels). Throws std::invalid_argument with a reason.
 Json parse_record(std::string_view line);
 
 // The message a record describes: topic, payload bytes, qos (default 0), retain (default

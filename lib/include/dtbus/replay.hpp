@@ -30,7 +30,8 @@ namespace dtbus::replay {
 
 // RFC 3339 / ISO 8601: `2026-11-23T08:37:28Z`, `2026-11-23T08:37:28.123456+02:00`,
 // `2026-11-23 08:37:28` (no offset = UTC), `2026-11-23T08:37` and a bare date `2026-11-23`
-// (midnight UTC); or an epoch number written as text. nullopt when not a time.
+// (midnight UTC); or an epoch number written as text. nullopt when not a time or outside the
+// int64 nanosecond range (years 1685 to 2255).
 std::optional<int64_t> parse_time(std::string_view text);
 // An epoch number; the unit is chosen by magnitude: below 1e11 seconds (until year 5138), below
 // 1e14 milliseconds, below 1e17 microseconds, else nanoseconds. nullopt when not finite or

@@ -49,6 +49,13 @@ _dtbus_load_lib bats-assert
 : "${DTBUS_SOURCE_DIR:=$(cd "$_dtbus_helpers_dir/../../.." && pwd)}"
 : "${DTBUS_BIN_DIR:=$DTBUS_SOURCE_DIR/build/bin}"
 export DTBUS_SOURCE_DIR DTBUS_BIN_DIR
+# The generated man pages: man/ beside bin/ in a build tree, share/man/man1 in an installed one
+# (DTBUS_BIN_DIR=/usr/bin, or the .deb extracted by scripts/package-test).
+if [[ -z ${DTBUS_MAN_DIR:-} ]]; then
+  DTBUS_MAN_DIR=$DTBUS_BIN_DIR/../man
+  [[ -d $DTBUS_BIN_DIR/../share/man/man1 ]] && DTBUS_MAN_DIR=$DTBUS_BIN_DIR/../share/man/man1
+fi
+export DTBUS_MAN_DIR
 DTBUS_FIXTURES_DIR=$DTBUS_SOURCE_DIR/tests/fixtures
 export DTBUS_FIXTURES_DIR
 case ":$PATH:" in
@@ -190,10 +197,12 @@ while True:
 PY
 }
 
-# write_config FILE <<EOF ... EOF — the heredoc becomes FILE (parent dirs created).
+# write_config FILE <<EOF ... EOF — the heredoc becomes FILE (parent dirs created); the secrets
+# audit leaves it alone.
 write_config() {
   mkdir -p "$(dirname "$1")"
   cat >"$1"
+  audit_allow "$1" # an input: it may hold a password
 }
 
 # run_with_timeout SECONDS CMD... — CMD must be an executable (not a shell function); exit 124 on
@@ -295,6 +304,7 @@ bg_start() {
   done
   _dtbus_track_pid "$pid"
   _dtbus_track_pid "$wrapper"
+  printf '%s\n' "$wrapper" >"$_dtbus_rcdir/$pid.wrapper" # bg_wait waits for its status file
   printf -v "$var" '%s' "$pid"
   printf -v "${var}_OUT" '%s' "$base.out"
   printf -v "${var}_ERR" '%s' "$base.err"
@@ -332,7 +342,7 @@ bg_stop() {
 # exit status (128+N when killed by signal N). On timeout: prints its stderr tail, kills it,
 # returns 124. Works under `run` and across setup_file/test.
 bg_wait() {
-  local pid timeout=${2:-10} deadline name=$1 err rc=""
+  local pid timeout=${2:-10} deadline name=$1 err rc="" wrapper
   _dtbus_resolve_pid "$1"
   pid=$_dtbus_rpid
   [[ -n $pid ]] || _dtbus_fail "bg_wait: no pid in '$1'" || return 1
@@ -340,9 +350,12 @@ bg_wait() {
   _dtbus_deadline "$timeout" || return 1
   deadline=$_dtbus_dl
   until [[ -r $_dtbus_rcdir/$pid ]] && IFS= read -r rc <"$_dtbus_rcdir/$pid"; do
-    if ! _dtbus_pid_alive "$pid"; then
-      # gone without a status file: not started by bg_start, or its wrapper is still writing
-      sleep 0.05
+    # Gone without a status file: while its bg_start wrapper lives, the status is on its way
+    # (a loaded machine can take far longer than a moment to run the wrapper: wait for it).
+    _dtbus_read wrapper "$_dtbus_rcdir/$pid.wrapper"
+    if ! _dtbus_pid_alive "$pid" && ! { [[ -n $wrapper ]] && _dtbus_pid_alive "$wrapper"; }; then
+      # not started by bg_start, or its wrapper is gone (it wrote the status before leaving)
+      [[ -n $wrapper ]] || sleep 0.05
       [[ -r $_dtbus_rcdir/$pid ]] && IFS= read -r rc <"$_dtbus_rcdir/$pid" && break
       rc=0
       wait "$pid" 2>/dev/null || rc=$?
@@ -811,10 +824,221 @@ sys.stdout.write(body.decode("utf-8", "replace") + "\n")
 PY
 }
 
+# === secrets audit ==============================================================================
+# (The secrets/docs block: audit_secret, audit_allow, audit_allow_tokens, audit_allow_output,
+# secrets_audit_dir.)
+#
+# cleanup_all ends with secrets_audit_dir: once the scope's processes are stopped (their logs are
+# complete), every file under the scope's tmpdir and the isolated HOME/XDG dirs, and in a test the
+# last `run` output ($output, $stderr), is searched for every secret the harness knows:
+#   BROKER_<NAME>_PASSWORD (broker_start --password), TOKEN_SERVER_CLIENT_SECRET, MQTT_PASSWORD
+#   and OIDC_CLIENT_SECRET when exported, every access token a token server of this file or test
+#   issued (its issued-tokens file), and what the test registered with `audit_secret NAME VALUE`.
+# A hit fails the test naming the file and the secret's NAME, never its value. Not searched: files
+# the test wrote as input (write_config, `audit_allow FILE|DIR`). Access tokens are expected in a
+# token cache (.../dtbus/tokens/...), in files given to `audit_allow_tokens`, and in the output of
+# `dtbus token` (without --decode) and http_request, never in their $stderr; `audit_allow_output`
+# exempts the current $output/$stderr entirely. Secrets shorter than 8 characters are skipped
+# (they would match by chance). DTBUS_SECRETS_AUDIT=0 disables it.
+
+_dtbus_audit_min_length=8
+
+# Sets _dtbus_adir, where the current scope keeps its registered secrets and allowed files.
+_dtbus_audit_dir() {
+  _dtbus_scope_dir
+  _dtbus_adir=$_dtbus_scope/.dtbus-audit
+}
+
+# audit_secret NAME VALUE — VALUE must appear in no output or file of this scope.
+audit_secret() {
+  local name=${1:?audit_secret NAME VALUE} value=${2?audit_secret NAME VALUE}
+  [[ $name != *$'\t'* && $value != *$'\n'* ]] ||
+    _dtbus_fail "audit_secret: no tab in NAME, no newline in VALUE" || return 1
+  _dtbus_audit_dir
+  mkdir -p "$_dtbus_adir"
+  printf '%s\t%s\n' "$name" "$value" >>"$_dtbus_adir/secrets"
+}
+
+# audit_allow FILE|DIR... — inputs the test wrote itself (a config or password file): not searched.
+audit_allow() {
+  local f
+  _dtbus_audit_dir
+  mkdir -p "$_dtbus_adir"
+  for f in "$@"; do
+    [[ $f == /* ]] || f=$PWD/$f
+    printf '%s\n' "$f" >>"$_dtbus_adir/allow"
+  done
+}
+
+# audit_allow_tokens FILE|DIR... — may hold access tokens (e.g. the stdout of a background
+# `dtbus token`), but no other secret.
+audit_allow_tokens() {
+  local f
+  _dtbus_audit_dir
+  mkdir -p "$_dtbus_adir"
+  for f in "$@"; do
+    [[ $f == /* ]] || f=$PWD/$f
+    printf '%s\n' "$f" >>"$_dtbus_adir/allow-tokens"
+  done
+}
+
+# audit_allow_output — the current $output/$stderr may hold secrets (e.g. the test printed a file
+# it wrote); a later `run` is audited again.
+audit_allow_output() {
+  _dtbus_audit_ok_output=${output-}
+  _dtbus_audit_ok_stderr=${stderr-}
+}
+
+# Fills _dtbus_audit_names / _values / _kinds (token | secret) / _patterns (what grep looks for).
+_dtbus_audit_add() { # NAME VALUE KIND
+  local value=$2 pattern=$2 v
+  ((${#value} >= _dtbus_audit_min_length)) || return 0
+  for v in "${_dtbus_audit_values[@]}"; do [[ $v == "$value" ]] && return 0; done
+  # A JWT is a credential through its signature; a leak of only the claims is not one.
+  if [[ $3 == token && $value =~ ^[^.]+\.[^.]+\.([^.]{16,})$ ]]; then pattern=${BASH_REMATCH[1]}; fi
+  _dtbus_audit_names+=("$1")
+  _dtbus_audit_values+=("$value")
+  _dtbus_audit_kinds+=("$3")
+  _dtbus_audit_patterns+=("$pattern")
+}
+
+_dtbus_audit_collect() {
+  local var dir line name value n where
+  _dtbus_audit_names=() _dtbus_audit_values=() _dtbus_audit_kinds=() _dtbus_audit_patterns=()
+  for var in "${!BROKER_@}"; do
+    [[ $var == BROKER_*_PASSWORD ]] && _dtbus_audit_add "$var" "${!var}" secret
+  done
+  for var in TOKEN_SERVER_CLIENT_SECRET OIDC_CLIENT_SECRET MQTT_PASSWORD; do
+    [[ -n ${!var:-} ]] && _dtbus_audit_add "$var" "${!var}" secret
+  done
+  for dir in ${BATS_FILE_TMPDIR:+"$BATS_FILE_TMPDIR"} ${BATS_TEST_TMPDIR:+"$BATS_TEST_TMPDIR"}; do
+    where="test"
+    [[ $dir == "${BATS_FILE_TMPDIR:-}" ]] && where="file"
+    if [[ -f $dir/.dtbus-audit/secrets ]]; then
+      while IFS=$'\t' read -r name value; do
+        _dtbus_audit_add "$name" "$value" secret
+      done <"$dir/.dtbus-audit/secrets"
+    fi
+    if [[ -f $dir/token-server/issued-tokens ]]; then
+      n=0
+      while IFS= read -r line; do
+        n=$((n + 1))
+        _dtbus_audit_add "access token #$n of the $where's token server" "$line" token
+      done <"$dir/token-server/issued-tokens"
+    fi
+  done
+}
+
+# True when FILE is on the LIST (allow | allow-tokens) of either scope, itself or a directory
+# above it.
+_dtbus_audit_allowed() {
+  local file=$1 list=${2:-allow} dir entry
+  for dir in ${BATS_FILE_TMPDIR:+"$BATS_FILE_TMPDIR"} ${BATS_TEST_TMPDIR:+"$BATS_TEST_TMPDIR"}; do
+    [[ -f $dir/.dtbus-audit/$list ]] || continue
+    while IFS= read -r entry; do
+      [[ $file -ef $entry || ($entry == */ && $file == "$entry"*) || ($file == "$entry"/*) ]] && return 0
+    done <"$dir/.dtbus-audit/$list"
+  done
+  return 1
+}
+
+# TEXT with every known secret replaced by <NAME> -> _dtbus_redacted.
+_dtbus_audit_redact() {
+  local i
+  _dtbus_redacted=$1
+  for i in "${!_dtbus_audit_values[@]}"; do
+    _dtbus_redacted=${_dtbus_redacted//"${_dtbus_audit_values[i]}"/<${_dtbus_audit_names[i]}>}
+    _dtbus_redacted=${_dtbus_redacted//"${_dtbus_audit_patterns[i]}"/<${_dtbus_audit_names[i]}>}
+  done
+}
+
+# True when the last `run` was `dtbus token` / `dtbus-token` (not --decode) or http_request: an
+# access token is what they print.
+_dtbus_audit_prints_tokens() {
+  local -a words
+  read -ra words <<<"${BATS_RUN_COMMAND:-}"
+  ((${#words[@]})) || return 1
+  [[ " ${words[*]} " != *" --decode "* ]] || return 1
+  case ${words[0]##*/} in
+    http_request | dtbus-token) return 0 ;;
+    dtbus) [[ " ${words[*]:1} " == *" token "* ]] ;;
+    *) return 1 ;;
+  esac
+}
+
+# Reports (to stderr) which secrets TEXT holds; WHAT names where it was found. Returns 1 on a hit.
+_dtbus_audit_text() { # WHAT TEXT ALLOW_TOKENS
+  local i rc=0
+  for i in "${!_dtbus_audit_patterns[@]}"; do
+    [[ $3 == 1 && ${_dtbus_audit_kinds[i]} == token ]] && continue
+    if [[ $2 == *"${_dtbus_audit_patterns[i]}"* ]]; then
+      printf 'secrets audit: %s holds %s\n' "$1" "${_dtbus_audit_names[i]}" >&2
+      rc=1
+    fi
+  done
+  return "$rc"
+}
+
+# secrets_audit_dir [DIR...] — the audit described above over DIRs (default: the current scope's
+# tmpdir plus the isolated HOME/XDG dirs outside it) and, in a test, the last `run` output.
+# shellcheck disable=SC2120 # DIRs are optional
+secrets_audit_dir() {
+  [[ ${DTBUS_SECRETS_AUDIT:-1} != 0 ]] || return 0
+  local -a dirs=("$@") hits
+  local d file i rc=0 cache_file allow_tokens=0
+  _dtbus_scope_dir
+  if ((${#dirs[@]} == 0)); then
+    dirs=("$_dtbus_scope")
+    # A test may move XDG_STATE_HOME elsewhere (e.g. /dev/shm); only when HOME is isolated.
+    if [[ -n ${BATS_RUN_TMPDIR:-} && ${HOME:-} == "$BATS_RUN_TMPDIR"/* ]]; then
+      for d in "${XDG_CONFIG_HOME:-}" "${XDG_STATE_HOME:-}" "${XDG_CACHE_HOME:-}" "${XDG_DATA_HOME:-}"; do
+        [[ -n $d && -d $d && $d != "$_dtbus_scope"/* ]] && dirs+=("$d")
+      done
+    fi
+  fi
+  _dtbus_audit_collect
+  ((${#_dtbus_audit_patterns[@]})) || return 0
+
+  # One grep over everything finds the files holding any secret; only those are looked at again.
+  mapfile -t hits < <(grep -rlaF -D skip --exclude-dir=.dtbus-audit --exclude=issued-tokens \
+    -f <(printf '%s\n' "${_dtbus_audit_patterns[@]}") -- "${dirs[@]}" 2>/dev/null | sort -u)
+  for file in "${hits[@]}"; do
+    if [[ -z $file ]] || _dtbus_audit_allowed "$file"; then continue; fi
+    cache_file=0
+    if [[ $file == */dtbus/tokens/* ]] || _dtbus_audit_allowed "$file" allow-tokens; then
+      cache_file=1
+    fi
+    for i in "${!_dtbus_audit_patterns[@]}"; do
+      ((cache_file)) && [[ ${_dtbus_audit_kinds[i]} == token ]] && continue
+      if grep -qaF -- "${_dtbus_audit_patterns[i]}" "$file"; then
+        printf 'secrets audit: %s holds %s\n' "$file" "${_dtbus_audit_names[i]}" >&2
+        rc=1
+      fi
+    done
+  done
+
+  if [[ -n ${BATS_TEST_TMPDIR:-} ]]; then
+    _dtbus_audit_prints_tokens && allow_tokens=1
+    _dtbus_audit_redact "${BATS_RUN_COMMAND:-}"
+    _dtbus_redacted=${_dtbus_redacted%%$'\n'*} # a one-line reminder of the command
+    ((${#_dtbus_redacted} <= 100)) || _dtbus_redacted="${_dtbus_redacted:0:100}..."
+    if [[ -n ${output-} && ${output-} != "${_dtbus_audit_ok_output-}" ]]; then
+      _dtbus_audit_text "\$output of 'run $_dtbus_redacted'" "$output" "$allow_tokens" || rc=1
+    fi
+    if [[ -n ${stderr-} && ${stderr-} != "${_dtbus_audit_ok_stderr-}" ]]; then
+      _dtbus_audit_text "\$stderr of 'run $_dtbus_redacted'" "$stderr" 0 || rc=1
+    fi
+  fi
+  return "$rc"
+}
+
+# === end of secrets audit =======================================================================
+
 # --- cleanup -----------------------------------------------------------------------------------
 
 # cleanup_all — stops everything started in this scope: bg_start processes, the token server,
-# brokers. Call from teardown (test scope) and teardown_file (file scope).
+# brokers; then runs the secrets audit (secrets_audit_dir). Call from teardown (test scope) and
+# teardown_file (file scope), and return its status: a failed audit fails the test.
 cleanup_all() {
   local reg pid rc=0
   _dtbus_scope_dir
@@ -826,5 +1050,7 @@ cleanup_all() {
     rm -f "$reg"
   fi
   broker_stop_all || rc=1
+  # shellcheck disable=SC2119 # the default directories
+  secrets_audit_dir || rc=1 # after the stops: every log is complete
   return "$rc"
 }

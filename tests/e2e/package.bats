@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# The installed layout. With a build tree under test, `cmake --install` into a private prefix; with
+# an installed tree (DTBUS_BIN_DIR=/usr/bin, or the .deb extracted by scripts/package-test), that
+# tree. Fast: nothing is built and nothing is installed on the machine (scripts/package-test builds
+# and installs the .deb).
+
+load helpers/common
+
+setup_file() {
+  dtbus_isolate_env
+  local tree=$DTBUS_BIN_DIR/.. lib
+  if [[ -f $tree/CMakeCache.txt ]]; then
+    PREFIX=$BATS_FILE_TMPDIR/prefix
+    cmake --install "$tree" --prefix "$PREFIX" >"$BATS_FILE_TMPDIR/install.log"
+  else
+    PREFIX=$(cd "$tree" && pwd)
+  fi
+  LIBDIR=
+  for lib in "$PREFIX"/lib/libdtbus.so.0 "$PREFIX"/lib/*/libdtbus.so.0; do
+    [[ -e $lib ]] && LIBDIR=${lib%/*}
+  done
+  VERSION=$(sed -n 's/^project(dtbus VERSION \([0-9.]*\).*/\1/p' "$DTBUS_SOURCE_DIR/CMakeLists.txt")
+  export PREFIX LIBDIR VERSION
+}
+
+teardown_file() {
+  cleanup_all
+}
+
+setup() {
+  dtbus_isolate_env
+  [[ -n $LIBDIR ]] || fail "no libdtbus.so.0 under $PREFIX/lib"
+}
+
+teardown() {
+  cleanup_all
+}
+
+@test "binaries, the versioned library (SONAME) and the public headers are installed" {
+  for cmd in dtbus dtbus-pub dtbus-sub dtbus-dlq dtbus-replay dtbus-token dtbus-config; do
+    [[ -f $PREFIX/bin/$cmd && -x $PREFIX/bin/$cmd ]] || fail "missing $PREFIX/bin/$cmd"
+  done
+  [[ -f $LIBDIR/libdtbus.so.$VERSION && ! -L $LIBDIR/libdtbus.so.$VERSION ]]
+  assert_equal "$(readlink "$LIBDIR/libdtbus.so.0")" "libdtbus.so.$VERSION"
+  assert_equal "$(readlink "$LIBDIR/libdtbus.so")" "libdtbus.so.0"
+  run -0 readelf -d "$LIBDIR/libdtbus.so.$VERSION"
+  assert_output --partial "Library soname: [libdtbus.so.0]"
+  for header in "$DTBUS_SOURCE_DIR"/lib/include/dtbus/*.hpp; do
+    cmp "$header" "$PREFIX/include/dtbus/${header##*/}"
+  done
+  grep -qF "version = \"$VERSION\";" "$PREFIX/include/dtbus/version.hpp"
+}
+
+@test "installed commands use the installed libdtbus and find each other beside the dispatcher" {
+  local runpath pc_prefix lib
+  run -0 readelf -d "$PREFIX/bin/dtbus-pub"
+  assert_output --partial "Shared library: [libdtbus.so.0]"
+  runpath=$(sed -n 's/.*(R\(UN\)\{0,1\}PATH).*\[\(.*\)\]$/\2/p' <<<"$output")
+  pc_prefix=$(sed -n 's/^prefix=//p' "$LIBDIR/pkgconfig/dtbus.pc")
+  if [[ $pc_prefix == /usr ]]; then
+    # Debian policy: no RPATH; /usr/lib/<multiarch> is searched by the dynamic linker.
+    assert_equal "$runpath" ""
+  else
+    assert_equal "$runpath" "\$ORIGIN/$(realpath --relative-to="$PREFIX/bin" "$LIBDIR")"
+    run -0 env -u LD_LIBRARY_PATH "$PREFIX/bin/dtbus-config" --version
+  fi
+  lib=$(ldd "$PREFIX/bin/dtbus-pub" | sed -n 's/^[[:space:]]*libdtbus\.so\.0 => \(.*\) (0x.*/\1/p')
+  [[ $lib -ef $LIBDIR/libdtbus.so.0 ]] || fail "dtbus-pub loads '$lib', not $LIBDIR/libdtbus.so.0"
+  # No dtbus-* on PATH: the dispatcher runs the dtbus-config beside itself.
+  run -0 env PATH=/nonexistent "$PREFIX/bin/dtbus" config --help
+  assert_output --partial "dtbus-config"
+  run -0 "$PREFIX/bin/dtbus" --version
+  assert_output "dtbus $VERSION"
+}
+
+@test "man pages, completions and config examples are where man and the shells look for them" {
+  local page example
+  for page in man1/dtbus.1 man1/dtbus-{pub,sub,dlq,replay,token,config}.1 man5/dtbus-brokers.yaml.5; do
+    gzip -t "$PREFIX/share/man/$page.gz" || fail "missing or corrupt $PREFIX/share/man/$page.gz"
+  done
+  cmp "$DTBUS_SOURCE_DIR/man/dtbus.1" <(gzip -dc "$PREFIX/share/man/man1/dtbus.1.gz")
+  if command -v man >/dev/null; then
+    run -0 env MANPATH="$PREFIX/share/man" man -w dtbus-pub
+    assert_output "$PREFIX/share/man/man1/dtbus-pub.1.gz"
+    run -0 env MANPATH="$PREFIX/share/man" man -w 5 dtbus-brokers.yaml
+    assert_output "$PREFIX/share/man/man5/dtbus-brokers.yaml.5.gz"
+  fi
+  cmp "$DTBUS_SOURCE_DIR/completions/dtbus.bash" "$PREFIX/share/bash-completion/completions/dtbus"
+  cmp "$DTBUS_SOURCE_DIR/completions/_dtbus" "$PREFIX/share/zsh/vendor-completions/_dtbus"
+  cmp "$DTBUS_SOURCE_DIR/completions/dtbus.fish" "$PREFIX/share/fish/vendor_completions.d/dtbus.fish"
+  for example in "$DTBUS_SOURCE_DIR"/config-examples/*.yaml; do
+    cmp "$example" "$PREFIX/share/doc/dtbus/examples/${example##*/}"
+  done
+}
+
+@test "dtbus.pc builds a program against the installed libdtbus" {
+  local pc=(env PKG_CONFIG_PATH="$LIBDIR/pkgconfig" pkg-config)
+  run -0 "${pc[@]}" --modversion dtbus
+  assert_output "$VERSION"
+  # --define-variable relocates a staged tree (a private prefix, the extracted .deb); a no-op in
+  # the prefix it was built for.
+  run -0 "${pc[@]}" --define-variable=prefix="$PREFIX" --cflags --libs dtbus
+  local flags=$output
+  cat >version.cpp <<'CPP'
+#include <dtbus/topic.hpp>
+#include <dtbus/version.hpp>
+
+#include <iostream>
+
+int main() {
+  // topic::matches is in libdtbus: the program must really link it.
+  if (!dtbus::topic::matches("a/+", "a/b")) return 1;
+  std::cout << "dtbus " << dtbus::version << "\n";
+}
+CPP
+  # shellcheck disable=SC2086
+  run -0 c++ -std=c++20 version.cpp -o version $flags
+  run -0 env LD_LIBRARY_PATH="$LIBDIR" ./version
+  assert_output "dtbus $VERSION"
+  run -0 readelf -d version
+  assert_output --partial "Shared library: [libdtbus.so.0]"
+}
