@@ -31,14 +31,22 @@ constexpr std::chrono::seconds kMaxPull{120};
 // How long the backlog barrier (see pull) may take before the quiet period alone decides.
 constexpr std::chrono::seconds kBarrierTimeout{10};
 
-// A topic of this process alone: the client id may hold characters a topic level cannot.
+// One barrier topic per session: a run killed while waiting leaves its subscription (and maybe
+// its barrier message) in the durable session, and a fixed topic lets the next run recognise
+// that message instead of journaling it as a dead letter. The client id may hold characters a
+// topic level cannot.
 std::string barrier_topic(const std::string& client_id) {
   std::string level = client_id;
   for (char& c : level) {
     if (c == '+' || c == '#' || c == '/') c = '_';
   }
+  return "dtbus/barrier/" + level;
+}
+
+// The payload tells this run's barrier from one a killed run left queued.
+std::string barrier_nonce() {
   std::random_device random;
-  return "dtbus/barrier/" + level + "/" + std::to_string(getpid()) + "-" +
+  return std::to_string(getpid()) + "-" + std::to_string(random()) + "-" +
          std::to_string(random());
 }
 
@@ -101,14 +109,14 @@ broker::ConnectionSettings publish_settings(const Setup& setup, const cli::Globa
 // back, the backlog is in, however slow the machine. Where the broker refuses the topic or
 // reorders (some clusters), the quiet period after it still decides.
 static void wait_for_backlog(mqtt::Connection& connection, const std::string& barrier,
-                      const std::atomic<bool>& seen) {
+                             const std::string& nonce, const std::atomic<bool>& seen) {
   try {
     mqtt::Subscription subscription;
     subscription.filter = barrier;
     subscription.qos = 1;
     auto granted = connection.subscribe({subscription});
     if (granted.empty() || granted.front() > 2) return;
-    connection.publish(barrier, "barrier", 1, false);
+    connection.publish(barrier, nonce, 1, false);
     auto deadline = Clock::now() + kBarrierTimeout;
     while (!seen && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -132,10 +140,15 @@ PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
   std::atomic<int64_t> last_activity{Clock::now().time_since_epoch().count()};
   std::atomic<bool> session_present{false};
   const std::string barrier = barrier_topic(setup.client_id);
+  const std::string nonce = barrier_nonce();
   std::atomic<bool> barrier_seen{false};
   mqtt::Handlers handlers;
   handlers.on_message = [&](const mqtt::ReceivedMessage& message) {
     if (message.topic == barrier) {
+      if (message.payload != nonce) {
+        spdlog::debug("ignoring a barrier message left by an earlier, interrupted run");
+        return;
+      }
       barrier_seen = true;
       last_activity = Clock::now().time_since_epoch().count();
       return;
@@ -179,7 +192,7 @@ PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
     report.subscribed = true;
   }
   last_activity = Clock::now().time_since_epoch().count();
-  wait_for_backlog(connection, barrier, barrier_seen);
+  wait_for_backlog(connection, barrier, nonce, barrier_seen);
 
   auto quiet = std::max<Clock::duration>(kQuietPeriod, 3 * connection.connect_latency());
   auto started = Clock::now();

@@ -356,3 +356,19 @@ EOF
   run -0 dtbus dlq attach -o json -H 127.0.0.1 -p "$BROKER_MAIN_PORT" --client-id "dtbus-dlq-test-$N-x"
   assert_output --partial "\"spool\":\"$XDG_STATE_HOME/dtbus/dlq/default.jsonl\""
 }
+
+@test "a barrier message left in the session by a killed pull is not taken for a dead letter" {
+  run -0 dtbus dlq attach
+  # What a pull killed between publishing its backlog barrier and reading it back leaves behind:
+  # the barrier subscription in the durable session and a barrier message queued for it.
+  mosquitto_sub -p "$BROKER_MAIN_PORT" -V 5 -c -x 4294967295 -i "dtbus-dlq-test-$N" -q 1 \
+    -t "dtbus/barrier/dtbus-dlq-test-$N" -E
+  mosquitto_pub -p "$BROKER_MAIN_PORT" -q 1 -t "dtbus/barrier/dtbus-dlq-test-$N" -m 'stale-nonce'
+  dead_letter "$ORIG/a" "boom" '{"n":1}'
+  run -0 --separate-stderr dtbus dlq list -o json -vv
+  assert_equal "${#lines[@]}" 1
+  assert_line --index 0 --partial '"payload":{"n":1}'
+  [[ $stderr == *"barrier message left by an earlier, interrupted run"* ]] || fail "$stderr"
+  run -0 dtbus dlq list -o json
+  assert_equal "${#lines[@]}" 1
+}
