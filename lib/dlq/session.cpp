@@ -46,8 +46,7 @@ std::string barrier_topic(const std::string& client_id) {
 // The payload tells this run's barrier from one a killed run left queued.
 std::string barrier_nonce() {
   std::random_device random;
-  return std::to_string(getpid()) + "-" + std::to_string(random()) + "-" +
-         std::to_string(random());
+  return std::to_string(getpid()) + "-" + std::to_string(random()) + "-" + std::to_string(random());
 }
 
 // Called on the network thread when the journal write failed. libmosquitto has queued the
@@ -121,7 +120,8 @@ static void wait_for_backlog(mqtt::Connection& connection, const std::string& ba
     while (!seen && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    if (!seen) spdlog::debug("backlog barrier {} did not come back; using the quiet period", barrier);
+    if (!seen)
+      spdlog::debug("backlog barrier {} did not come back; using the quiet period", barrier);
     connection.unsubscribe({barrier});  // the durable session must not keep it
   } catch (const Error& e) {
     spdlog::debug("backlog barrier not usable ({}); using the quiet period", e.what());
