@@ -190,7 +190,8 @@ int test(const cli::GlobalOptions& globals, const TestOptions& options, const st
           " (" + std::to_string(errors) + " error" + (errors == 1 ? "" : "s") + ", " +
           std::to_string(warnings) + " warning" + (warnings == 1 ? "" : "s") + ")\n";
 
-  output::write_stdout(format == "json" ? output::to_json_line(report) + "\n" : text);
+  // A closed stdout must not turn an invalid config or a failed connect into exit 0.
+  output::write_result(format == "json" ? output::to_json_line(report) + "\n" : text);
   return static_cast<int>(exit);
 }
 

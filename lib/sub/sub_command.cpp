@@ -1,8 +1,10 @@
 #include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
+#include <future>
 #include <mutex>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -44,15 +46,37 @@ class Inbox {
   // dropped (we are leaving; a durable session keeps what the broker has not sent yet).
   void push(mqtt::ReceivedMessage& message) {
     std::unique_lock lock(mutex_);
+    if (frozen_) {
+      hold(lock);
+      return;
+    }
     space_.wait(lock, [&] { return items_.size() < kMaxQueued || closed_ || !limited_; });
     if (closed_) return;
     items_.push_back({std::move(message), SystemClock::now()});
     if (items_.size() == 1) arrived_.notify_one();
   }
-  // Takes everything queued, waiting until `deadline` when empty.
+  // Network thread, instead of push(): keeps the thread here for good (until close(), on an error
+  // path). libmosquitto sends the PUBACK of the message being handled only once the handler
+  // returns, so the broker keeps it (and what follows) for a durable session.
+  void hold() {
+    std::unique_lock lock(mutex_);
+    hold(lock);
+  }
+  // From now on every message is held, none acknowledged.
+  void freeze() {
+    std::lock_guard lock(mutex_);
+    frozen_ = true;
+  }
+  bool held() {
+    std::lock_guard lock(mutex_);
+    return held_;
+  }
+  // Takes everything queued, waiting until `deadline` when empty (and nothing is held).
   void take(std::vector<Item>& into, Clock::time_point deadline) {
     std::unique_lock lock(mutex_);
-    if (items_.empty()) arrived_.wait_until(lock, deadline, [&] { return !items_.empty(); });
+    if (items_.empty()) {
+      arrived_.wait_until(lock, deadline, [&] { return !items_.empty() || held_; });
+    }
     into.swap(items_);
     space_.notify_all();
   }
@@ -74,12 +98,20 @@ class Inbox {
   }
 
  private:
+  void hold(std::unique_lock<std::mutex>& lock) {
+    held_ = true;
+    arrived_.notify_all();
+    space_.wait(lock, [&] { return closed_; });
+  }
+
   std::mutex mutex_;
   std::condition_variable arrived_;
   std::condition_variable space_;
   std::vector<Item> items_;
   bool closed_ = false;
   bool limited_ = false;
+  bool frozen_ = false;
+  bool held_ = false;
 };
 
 Format pick_format(const Options& o, const std::string& output) {
@@ -100,7 +132,13 @@ class Command {
     prepare();
     interrupt::install();
     mqtt::Handlers handlers;
-    handlers.on_message = [this](mqtt::ReceivedMessage& m) { inbox_.push(m); };
+    handlers.on_message = [this](mqtt::ReceivedMessage& m) {
+      if (after_the_end(m)) {
+        inbox_.hold();
+      } else {
+        inbox_.push(m);
+      }
+    };
     mqtt::Connection connection(target_.connection, std::move(handlers));
     // Destroyed before the connection: releases a network thread waiting for inbox space.
     struct CloseInbox {
@@ -116,6 +154,7 @@ class Command {
       s.retain_handling = o_.no_retained ? 2 : 0;
       subscriptions.push_back(s);
     }
+    if (exact_end()) run_to_exact_end(connection, subscriptions);
     try {
       connection.subscribe(subscriptions);
     } catch (const Error&) {
@@ -161,6 +200,7 @@ class Command {
     if (!o_.session.empty()) {
       // Durable: the broker keeps the subscription and queues QoS>=1 messages while we are away.
       settings.client_id = o_.session;
+      durable_ = true;
       settings.clean_session = false;
       settings.session_expiry = kDurableSessionExpiry;
       if (qos_ == 0) spdlog::warn("--session with -q 0: the broker queues only QoS 1/2 messages while away");
@@ -177,6 +217,106 @@ class Command {
     // Full buffering to a pipe/file: flushed when the inbox runs dry or kMaxBuffered is pending
     // (and per message on a TTY).
     if (!tty_) std::setvbuf(stdout, nullptr, _IOFBF, 1 << 16);
+  }
+
+  // A durable session ended by -C or --retained-only: what comes after the end must stay with the
+  // broker, not be acknowledged and dropped (see after_the_end()).
+  bool exact_end() const { return durable_ && (o_.count || o_.retained_only); }
+
+  // Network thread: true for a message after the end set by -C or --retained-only on a durable
+  // session; it is held, never acknowledged. Counts the messages -C counts, like handle().
+  bool after_the_end(const mqtt::ReceivedMessage& m) {
+    if (!exact_end()) return false;
+    if (o_.retained_only) return !m.retain;
+    if (passed_on_ >= *o_.count) return true;
+    record::Json payload;
+    if (!conditions_.empty()) payload = record::parse_json(m.payload);
+    if (selected(m, payload)) ++passed_on_;
+    return false;
+  }
+
+  // --no-retained and --where: whether handle() prints `m` (payload: parsed when --where is set).
+  bool selected(const mqtt::ReceivedMessage& m, const record::Json& payload) const {
+    if (o_.no_retained && m.retain) return false;
+    return conditions_.empty() ||
+           (!payload.is_discarded() && where::matches_all(conditions_, payload));
+  }
+
+  // run() for exact_end(): it leaves with leave_now(), since the network thread, holding a
+  // message, cannot be joined. Whatever reached the inbox is printed (up to -C) first.
+  [[noreturn]] void run_to_exact_end(mqtt::Connection& connection,
+                                     const std::vector<mqtt::Subscription>& subs) {
+    int status = 0;
+    try {
+      subscribe_or_end(connection, subs);
+      inbox_.limit(true);
+      started_ = Clock::now();
+      std::string stop_reason = loop();
+      inbox_.freeze();
+      print_queued();
+      status = exit_status(stop_reason);
+    } catch (const std::exception& e) {
+      cli::print_error("sub", e.what());
+      const auto* error = dynamic_cast<const Error*>(&e);
+      status = error ? error->exit_status() : static_cast<int>(ExitCode::runtime);
+      inbox_.freeze();
+      try {
+        print_queued();
+      } catch (const std::exception&) {  // failing already: print what can be printed
+      }
+    }
+    leave_now(status);
+  }
+
+  // A session's backlog can reach the end before the SUBACK, which the broker sends behind the
+  // backlog and the held network thread never reads: then there is nothing to wait for (the
+  // subscription is in the session already).
+  void subscribe_or_end(mqtt::Connection& connection, const std::vector<mqtt::Subscription>& subs) {
+    auto done = std::make_shared<std::promise<void>>();
+    std::future<void> subscribed = done->get_future();
+    std::thread([&connection, subs, done] {
+      try {
+        connection.subscribe(subs);
+        done->set_value();
+      } catch (...) {
+        done->set_exception(std::current_exception());
+      }
+    }).detach();  // left waiting when the end comes first: the process leaves with _Exit then
+    while (subscribed.wait_for(kPollInterval) != std::future_status::ready) {
+      if (inbox_.held()) return;
+    }
+    subscribed.get();
+  }
+
+  // Prints what is queued (up to -C); call it once nothing more arrives (after freeze() or
+  // disconnect()), so that nothing acknowledged is left unprinted.
+  void print_queued() {
+    std::vector<Item> batch;
+    inbox_.take(batch, Clock::now());
+    for (Item& item : batch) {
+      if (!handle(item)) break;
+    }
+    flush();
+  }
+
+  // Ends the process without a DISCONNECT and without joining the network thread, which may hold
+  // a message that must not be acknowledged; the broker keeps the durable session.
+  [[noreturn]] void leave_now(int status) {
+    flush();
+    if (record_ != nullptr) std::fclose(record_);
+    print_stats();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(status);
+  }
+
+  int exit_status(const std::string& stop_reason) const {
+    try {
+      return finish_status(stop_reason);
+    } catch (const Error& e) {
+      cli::print_error("sub", e.what());
+      return e.exit_status();
+    }
   }
 
   // Returns why it stopped: "count", "wait", "signal", "retained".
@@ -202,6 +342,10 @@ class Command {
       }
       batch.clear();
       if (!out_.empty() && inbox_.empty()) flush();
+      if (o_.retained_only && inbox_.held() && inbox_.empty()) {
+        stop_reason_ = "retained";  // the first live message, held by the network thread
+        return stop_reason_;
+      }
     }
   }
 
@@ -212,24 +356,16 @@ class Command {
 
   // libmosquitto acknowledges a message as it arrives, so what reached the inbox is ours: stop
   // the connection first, then (unless -C or the retained messages ended it) print what is queued.
-  void stop(mqtt::Connection& connection, bool print_queued) {
+  void stop(mqtt::Connection& connection, bool print_rest) {
     inbox_.limit(false);
     connection.disconnect();
-    if (print_queued) {
-      std::vector<Item> batch;
-      inbox_.take(batch, Clock::now());
-      for (Item& item : batch) {
-        if (!handle(item)) break;
-      }
-      flush();
-    }
+    if (print_rest) print_queued();
     inbox_.close();
   }
 
   // False when the command is done (count reached, or end of retained messages).
   bool handle(Item& item) {
     const mqtt::ReceivedMessage& m = item.message;
-    if (o_.no_retained && m.retain) return true;
     if (o_.retained_only && !m.retain) {
       stop_reason_ = "retained";
       return false;
@@ -238,9 +374,7 @@ class Command {
                      (template_ && template_->needs_json());
     record::Json payload;
     if (need_json) payload = record::parse_json(m.payload);
-    if (!conditions_.empty() && (payload.is_discarded() || !where::matches_all(conditions_, payload))) {
-      return true;
-    }
+    if (!selected(m, payload)) return true;
     std::vector<std::string> errors;
     if (validate_ != envelope::Kind::none) {
       errors = payload.is_discarded() ? std::vector<std::string>{"payload is not JSON"}
@@ -350,6 +484,8 @@ class Command {
   TextStyle style_;
   bool tty_ = false;
   std::FILE* record_ = nullptr;
+  bool durable_ = false;    // --session
+  uint64_t passed_on_ = 0;  // network thread: messages passed to the inbox that -C counts
   Inbox inbox_;
   std::string out_;
   std::string line_;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bats
-# Fault injection: stdout closed early. A reader that stops (`| head -1`) ends the streaming
-# commands quietly with exit 0 (SIGPIPE ignored, EPIPE handled) — sub, dlq list, dlq recover
-# --dry-run, replay --dry-run — with nothing on stderr and nothing changed (the spool keeps its
-# entries, a dry run publishes nothing). The outputs are larger than a pipe buffer, so the write
-# really meets the closed pipe. And a closed stdout never hides a failure: a command whose
-# delivery failed still exits 7 when its summary cannot be written.
+# Fault injection: ending early. A reader that stops (`| head -1`) ends the streaming commands
+# quietly with exit 0 (SIGPIPE ignored, EPIPE handled) — sub, dlq list, dlq recover --dry-run,
+# replay --dry-run — with nothing on stderr and nothing changed (the spool keeps its entries, a
+# dry run publishes nothing). The outputs are larger than a pipe buffer, so the write really meets
+# the closed pipe. A closed stdout never hides a failure: a command whose delivery failed still
+# exits 7 (config test 3 or 4) when its summary cannot be written. And a durable `sub --session`
+# ended by -C or --retained-only leaves what comes after the end with the broker: nothing lost.
 # (`dtbus sub | head -1` with three messages is in sub.bats.)
 
 load helpers/common
@@ -98,6 +99,62 @@ for i in range(5000):
   assert_equal "$stderr" ""
   [[ $output == "{\"topic\":\"$T/s\","* ]] || fail "$output"
   run -0 bg_wait FEED 30
+}
+
+@test "sub --session -C 500, four times while a backlog and a live QoS 1 stream flow: exactly 500 each, nothing lost" {
+  run -6 dtbus sub --session "$T-c" -t "$T/c" -q 1 -W 0.3 # attach: the broker queues from now on
+  seq 1 6000 >in.txt
+  head -3000 in.txt | dtbus pub -t "$T/c" -l -q 1 # a backlog queued for the session
+  bg_start FEED bash -c "tail -n +3001 in.txt | exec dtbus pub -t $T/c -l -q 1 --rate 2000"
+  local round # (not `i`: bats' run uses it)
+  for round in 1 2 3 4; do
+    run -0 --separate-stderr dtbus sub --session "$T-c" -t "$T/c" -q 1 -C 500 -F '{payload}'
+    assert_equal "${#lines[@]}" 500
+    assert_equal "$stderr" ""
+    printf '%s\n' "${lines[@]}" >"got-$round.txt"
+  done
+  run -0 bg_wait FEED 30
+  bg_start S dtbus sub --session "$T-c" -t "$T/c" -q 1 -F '{payload}'
+  wait_until 30 all_delivered in.txt got-*.txt "$S_OUT" || true # else account names them
+  bg_stop S INT
+  account in.txt --got got-1.txt --got got-2.txt --got got-3.txt --got got-4.txt --got "$S_OUT" \
+    --label "sub --session -C 500 four times, then the rest"
+}
+
+@test "sub --session --retained-only: the live message that ends it stays queued for the session" {
+  mosquitto_pub -p "$BROKER_MAIN_PORT" -t "$T/r/kept" -q 1 -r -m kept
+  run -0 dtbus sub --session "$T-r" -t "$T/r/#" -q 1 --retained-only -W 2 -F '{payload}'
+  assert_output kept
+  mosquitto_pub -p "$BROKER_MAIN_PORT" -t "$T/r/live" -q 1 -m live # queued for the session
+  run -0 dtbus sub --session "$T-r" -t "$T/r/#" -q 1 --retained-only -W 5 -F '{payload}'
+  assert_output "" # the session's queued live message came first: the end, not printed
+  run -0 dtbus sub --session "$T-r" -t "$T/r/#" -q 1 --no-retained -C 1 -W 5 -F '{payload}'
+  assert_output live
+  mosquitto_pub -p "$BROKER_MAIN_PORT" -t "$T/r/kept" -r -n
+}
+
+# closed_stdout CMD... — runs CMD with stdout a pipe whose reader is already gone; CMD's status.
+closed_stdout() {
+  "$DTBUS_PYTHON" -c '
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+sys.exit(subprocess.call(sys.argv[1:], stdout=w))' "$@"
+}
+
+@test "a closed stdout does not hide a failure: config test still exits 3 and 4" {
+  write_config bad.yaml <<EOF
+brokers:
+  main: {type: mqtt, config: {host: 127.0.0.1, port: nope}}
+EOF
+  run -3 closed_stdout dtbus -c bad.yaml config test
+  run -3 closed_stdout dtbus -c bad.yaml config test -o json
+  write_config down.yaml <<EOF
+brokers:
+  main: {type: mqtt, config: {host: 127.0.0.1, port: $(free_port)}}
+default_broker: main
+EOF
+  run -4 closed_stdout dtbus -c down.yaml config test --connect
 }
 
 @test "a closed stdout does not hide a failure: pub, replay and dlq recover still exit 7" {

@@ -224,7 +224,7 @@ PY
   kill -STOP "$wrapper"
   echo go >gate
   wait_until 5 eval '! pid_alive "$P"' # exited (a zombie: its stopped wrapper has not reaped it)
-  (sleep 0.5 && kill -CONT "$wrapper") & # the wrapper runs again half a second later
+  bg_start RESUME bash -c "sleep 0.5; kill -CONT $wrapper" # the wrapper runs again 0.5 s later
   run bg_wait P 10
   assert_equal "$status" 130
 }
