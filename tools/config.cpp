@@ -3,14 +3,18 @@
 #include "dtbus/config_command.hpp"
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command("config", "Validate, show and locate brokers.yaml", {"text", "json", "yaml"});
+  dtbus::cli::Command command("config", "Validate, show and locate brokers.yaml",
+                              {"text", "json", "yaml"});
   CLI::App& app = command.app();
   app.require_subcommand(1);
 
   dtbus::config_command::TestOptions test_options;
-  auto* test = app.add_subcommand("test", "Validate the config; with --connect also reach each broker");
-  test->add_flag("--all", test_options.all, "Connect to every enabled broker, not only the default");
-  test->add_flag("--connect", test_options.connect, "Connect and report latency (exit 4/5 on failure)");
+  auto* test =
+      app.add_subcommand("test", "Validate the config; with --connect also reach each broker");
+  test->add_flag("--all", test_options.all,
+                 "Connect to every enabled broker, not only the default");
+  test->add_flag("--connect", test_options.connect,
+                 "Connect and report latency (exit 4/5 on failure)");
   test->add_flag("--strict", test_options.strict, "Treat warnings as errors");
   app.add_subcommand("show", "Print the effective config, secrets shown as ***");
   app.add_subcommand("path", "Print which config file would be used, and why");
@@ -19,7 +23,8 @@ int main(int argc, char** argv) {
   return command.run(argc, argv, [&] {
     auto& globals = command.globals();
     if (app.got_subcommand("test")) {
-      std::string format = globals.output.empty() || globals.output == "yaml" ? "text" : globals.output;
+      std::string format =
+          globals.output.empty() || globals.output == "yaml" ? "text" : globals.output;
       return dtbus::config_command::test(globals, test_options, format);
     }
     if (app.got_subcommand("show")) {

@@ -1,16 +1,19 @@
 // dtbus sub: subscribe and print messages (SPEC §4).
-#include "dtbus/cli.hpp"
 #include "dtbus/sub.hpp"
+#include "dtbus/cli.hpp"
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command("sub", "Subscribe and print messages as text, JSON Lines, raw bytes or a template",
-                              {"text", "json", "raw"});
+  dtbus::cli::Command command(
+      "sub", "Subscribe and print messages as text, JSON Lines, raw bytes or a template",
+      {"text", "json", "raw"});
   CLI::App& app = command.app();
   // -q is the QoS here (as in mosquitto_pub/sub); quiet stays available as --quiet.
   app.remove_option(app.get_option("--quiet"));
-  app.add_flag("--quiet", command.globals().quiet, "Only errors on stderr")->group("Global options");
+  app.add_flag("--quiet", command.globals().quiet, "Only errors on stderr")
+      ->group("Global options");
   dtbus::sub::Options o;
-  app.add_option("-t,--topic", o.filters, "Topic filter, MQTT wildcards + and # (repeatable)")->type_name("FILTER");
+  app.add_option("-t,--topic", o.filters, "Topic filter, MQTT wildcards + and # (repeatable)")
+      ->type_name("FILTER");
   // Own vector: CLI11 would let the positional values replace the -t values in a shared one.
   std::vector<std::string> positional_filters;
   app.add_option("filters", positional_filters, "More topic filters")->type_name("FILTER");
@@ -18,7 +21,8 @@ int main(int argc, char** argv) {
       ->type_name("0|1|2")
       ->check(CLI::Range(0, 2));
   app.add_option("-C,--count", o.count, "Exit 0 after N messages")->type_name("N");
-  app.add_option("-W,--wait", o.wait_s, "Stop after S seconds; exit 6 if -C was not reached or nothing arrived")
+  app.add_option("-W,--wait", o.wait_s,
+                 "Stop after S seconds; exit 6 if -C was not reached or nothing arrived")
       ->type_name("S");
   app.add_option("-F,--format", o.format_template,
                  "One line per message from a template: {topic} {payload} {qos} {retain} {mid} "
@@ -26,18 +30,24 @@ int main(int argc, char** argv) {
       ->type_name("TEMPLATE");
   app.add_flag("--pretty", o.pretty, "Indent JSON (text and json output)");
   auto* no_retained = app.add_flag("--no-retained", o.no_retained, "Skip retained messages");
-  app.add_flag("--retained-only", o.retained_only, "Print retained messages, stop at the first live one")
+  app.add_flag("--retained-only", o.retained_only,
+               "Print retained messages, stop at the first live one")
       ->excludes(no_retained);
-  app.add_option("--where", o.where, "Only payloads whose dotted PATH equals VALUE (repeatable, all must match)")
+  app.add_option("--where", o.where,
+                 "Only payloads whose dotted PATH equals VALUE (repeatable, all must match)")
       ->type_name("PATH=VALUE");
-  app.add_option("--validate", o.validate, "Mark (not drop) messages breaking the tracker or dt envelope rules")
+  app.add_option("--validate", o.validate,
+                 "Mark (not drop) messages breaking the tracker or dt envelope rules")
       ->type_name("tracker|dt")
       ->check(CLI::IsMember({"tracker", "dt"}));
-  app.add_option("--share", o.share, "Shared subscription: $share/GROUP/<filter>")->type_name("GROUP");
-  app.add_option("--session", o.session,
-                 "Durable session NAME (client id): QoS>=1 messages published while away arrive on return")
+  app.add_option("--share", o.share, "Shared subscription: $share/GROUP/<filter>")
+      ->type_name("GROUP");
+  app.add_option(
+         "--session", o.session,
+         "Durable session NAME (client id): QoS>=1 messages published while away arrive on return")
       ->type_name("NAME");
-  app.add_option("--record", o.record_file, "Append every message in the json shape, flushed per message")
+  app.add_option("--record", o.record_file,
+                 "Append every message in the json shape, flushed per message")
       ->type_name("FILE");
   app.add_flag("--stats", o.stats, "Print messages, rate and bytes on stderr at exit");
   return command.run(argc, argv, [&] {

@@ -25,8 +25,9 @@ Libcurl load() {
   void* library = dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
   if (!library) {
     const char* why = dlerror();
-    throw Error(ExitCode::runtime, std::string("token providers need libcurl (package libcurl4): ") +
-                                       (why ? why : kLibrary));
+    throw Error(
+        ExitCode::runtime,
+        std::string("token providers need libcurl (package libcurl4): ") + (why ? why : kLibrary));
   }
   Libcurl api{};
   bind(library, api.global_init, "curl_global_init");

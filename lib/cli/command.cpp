@@ -30,22 +30,36 @@ std::string version_text(const std::string& program) {
 }
 
 void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::string>& formats) {
-  app.add_option("-c,--config", g.config_file, "Config file (else $DTBUS_CONFIG, ./config/brokers.yaml, ...)")
+  app.add_option("-c,--config", g.config_file,
+                 "Config file (else $DTBUS_CONFIG, ./config/brokers.yaml, ...)")
       ->type_name("FILE")
       ->group(kGlobalGroup);
   app.add_option("-b,--broker", g.broker, "Broker entry in the config (default: default_broker)")
       ->type_name("NAME")
       ->group(kGlobalGroup);
-  auto* output = app.add_option("-o,--output", g.output, "Output format")->type_name("FMT")->group(kGlobalGroup);
+  auto* output = app.add_option("-o,--output", g.output, "Output format")
+                     ->type_name("FMT")
+                     ->group(kGlobalGroup);
   if (!formats.empty()) output->check(CLI::IsMember(formats));
-  app.add_flag("-v,--verbose", g.verbosity, "More log output on stderr (repeatable)")->group(kGlobalGroup);
+  app.add_flag("-v,--verbose", g.verbosity, "More log output on stderr (repeatable)")
+      ->group(kGlobalGroup);
   app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr")->group(kGlobalGroup);
-  app.add_flag("--no-color", g.no_color, "No colour (also when NO_COLOR is set or not a TTY)")->group(kGlobalGroup);
-  app.add_option("-H,--host", g.host, "Broker host (overrides the config)")->type_name("HOST")->group(kGlobalGroup);
-  app.add_option("-p,--port", g.port, "Broker port")->type_name("N")->check(CLI::Range(1, 65535))->group(kGlobalGroup);
-  app.add_option("--url", g.url, "mqtt://[user@]host[:port] or mqtts://...")->type_name("URL")->group(kGlobalGroup);
+  app.add_flag("--no-color", g.no_color, "No colour (also when NO_COLOR is set or not a TTY)")
+      ->group(kGlobalGroup);
+  app.add_option("-H,--host", g.host, "Broker host (overrides the config)")
+      ->type_name("HOST")
+      ->group(kGlobalGroup);
+  app.add_option("-p,--port", g.port, "Broker port")
+      ->type_name("N")
+      ->check(CLI::Range(1, 65535))
+      ->group(kGlobalGroup);
+  app.add_option("--url", g.url, "mqtt://[user@]host[:port] or mqtts://...")
+      ->type_name("URL")
+      ->group(kGlobalGroup);
   app.add_option("-u,--username", g.username, "Username")->type_name("U")->group(kGlobalGroup);
-  app.add_option("--password-file", g.password_file, "Read the password from a file")->type_name("FILE")->group(kGlobalGroup);
+  app.add_option("--password-file", g.password_file, "Read the password from a file")
+      ->type_name("FILE")
+      ->group(kGlobalGroup);
   app.add_option("-P,--password", g.password, "Password (prefer --password-file or MQTT_PASSWORD)")
       ->type_name("P")
       ->group(kGlobalGroup);
@@ -53,10 +67,13 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
       ->type_name("ID")
       ->group(kGlobalGroup);
   app.add_flag("--tls", g.tls, "Use TLS")->group(kGlobalGroup);
-  app.add_option("--cafile", g.cafile, "CA certificates for TLS")->type_name("FILE")->group(kGlobalGroup);
+  app.add_option("--cafile", g.cafile, "CA certificates for TLS")
+      ->type_name("FILE")
+      ->group(kGlobalGroup);
   app.add_option("--cert", g.cert, "Client certificate")->type_name("FILE")->group(kGlobalGroup);
   app.add_option("--key", g.key, "Client private key")->type_name("FILE")->group(kGlobalGroup);
-  app.add_flag("--insecure", g.insecure, "Do not verify the server certificate")->group(kGlobalGroup);
+  app.add_flag("--insecure", g.insecure, "Do not verify the server certificate")
+      ->group(kGlobalGroup);
   app.add_option("-V,--protocol", g.protocol, "MQTT version: 5 or 311 (default 5)")
       ->type_name("5|311")
       ->check(CLI::IsMember({5, 311}))
@@ -69,7 +86,8 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
       ->type_name("S")
       ->check(CLI::PositiveNumber)
       ->group(kGlobalGroup);
-  app.add_flag("--no-prefix", g.no_prefix, "Do not prepend the broker's topic_prefix")->group(kGlobalGroup);
+  app.add_flag("--no-prefix", g.no_prefix, "Do not prepend the broker's topic_prefix")
+      ->group(kGlobalGroup);
 }
 
 void setup_logging(const std::string& command, const GlobalOptions& g) {
@@ -123,22 +141,24 @@ bool GlobalOptions::color_stderr() const { return output::use_color(stderr, no_c
 
 const std::vector<std::string>& global_options_with_value() {
   static const std::vector<std::string> names = {
-      "-c", "--config", "-b", "--broker", "-o", "--output", "-H", "--host", "-p", "--port",
-      "--url", "-u", "--username", "--password-file", "-P", "--password", "-i", "--client-id",
-      "--cafile", "--cert", "--key", "-V", "--protocol", "-k", "--keepalive", "--connect-timeout"};
+      "-c",          "--config",         "-b",    "--broker",   "-o",         "--output",
+      "-H",          "--host",           "-p",    "--port",     "--url",      "-u",
+      "--username",  "--password-file",  "-P",    "--password", "-i",         "--client-id",
+      "--cafile",    "--cert",           "--key", "-V",         "--protocol", "-k",
+      "--keepalive", "--connect-timeout"};
   return names;
 }
 
 const std::vector<std::string>& global_flags() {
-  static const std::vector<std::string> names = {"-v", "--verbose", "-q", "--quiet", "--no-color",
-                                                 "--tls", "--insecure", "--no-prefix"};
+  static const std::vector<std::string> names = {
+      "-v", "--verbose", "-q", "--quiet", "--no-color", "--tls", "--insecure", "--no-prefix"};
   return names;
 }
 
 void print_error(const std::string& command, const std::string& message) {
   std::string line = (command.empty() ? std::string("dtbus: ") : "dtbus " + command + ": ") +
-                     output::paint("error", output::Color::red, output::use_color(stderr, false)) + ": " +
-                     message + "\n";
+                     output::paint("error", output::Color::red, output::use_color(stderr, false)) +
+                     ": " + message + "\n";
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
 }

@@ -53,7 +53,8 @@ std::vector<fs::path> path_directories() {
   size_t start = 0;
   while (start <= all.size()) {
     size_t colon = all.find(':', start);
-    std::string dir = all.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::string dir =
+        all.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     if (!dir.empty()) dirs.emplace_back(dir);
     if (colon == std::string::npos) break;
     start = colon + 1;
@@ -96,17 +97,20 @@ void print_help() {
     std::printf("  %-12s %s\n", c.name.c_str(), c.summary.c_str());
   }
   std::printf("  %-12s %s\n", "help", "Show the help of a command (dtbus help pub)");
-  std::printf("  %-12s %s\n", "completion", "Print a completion script: dtbus completion bash|zsh|fish");
+  std::printf("  %-12s %s\n", "completion",
+              "Print a completion script: dtbus completion bash|zsh|fish");
   auto extra = plugins();
   if (!extra.empty()) {
     std::cout << "\nPlugins (dtbus-<name> on PATH):\n";
     for (const auto& p : extra) std::printf("  %s\n", p.c_str());
   }
-  std::cout << "\nGlobal options (see 'dtbus <command> --help'): -c FILE, -b NAME, -o FMT, -v, -q,\n"
-               "--no-color, -H HOST, -p PORT, --url URL, -u USER, --password-file F, -i ID, --tls,\n"
-               "--cafile F, --cert F, --key F, --insecure, -V 5|311, -k S, --connect-timeout S, --no-prefix\n"
-               "\nExit codes: 0 ok, 1 runtime, 2 usage, 3 config, 4 connect, 5 auth, 6 timeout,\n"
-               "7 incomplete delivery, 130 interrupted. Manual: man dtbus.\n";
+  std::cout
+      << "\nGlobal options (see 'dtbus <command> --help'): -c FILE, -b NAME, -o FMT, -v, -q,\n"
+         "--no-color, -H HOST, -p PORT, --url URL, -u USER, --password-file F, -i ID, --tls,\n"
+         "--cafile F, --cert F, --key F, --insecure, -V 5|311, -k S, --connect-timeout S, "
+         "--no-prefix\n"
+         "\nExit codes: 0 ok, 1 runtime, 2 usage, 3 config, 4 connect, 5 auth, 6 timeout,\n"
+         "7 incomplete delivery, 130 interrupted. Manual: man dtbus.\n";
 }
 
 std::string capture(const fs::path& program, const std::string& arg) {
@@ -132,7 +136,8 @@ int completion(const std::vector<std::string>& args) {
     auto program = find_command(c.name);
     if (!program) continue;
     try {
-      specs.push_back({c.name, c.summary, nlohmann::json::parse(capture(*program, "--dtbus-spec"))});
+      specs.push_back(
+          {c.name, c.summary, nlohmann::json::parse(capture(*program, "--dtbus-spec"))});
     } catch (const std::exception&) {
       print_error("completion", "dtbus-" + c.name + " did not describe its options");
       return 1;
@@ -174,7 +179,9 @@ int dispatch(int argc, char** argv) {
     } else if (arg.size() > 1 && arg[0] == '-') {
       globals.push_back(arg);
       bool inline_value = arg.find('=') != std::string::npos;
-      if (!inline_value && std::find(with_value.begin(), with_value.end(), arg) != with_value.end() && i + 1 < argc) {
+      if (!inline_value &&
+          std::find(with_value.begin(), with_value.end(), arg) != with_value.end() &&
+          i + 1 < argc) {
         globals.push_back(argv[++i]);
       }
     } else {
@@ -201,7 +208,8 @@ int dispatch(int argc, char** argv) {
     for (const auto& p : plugins()) names.push_back(p);
     auto guess = config::closest_match(command, names);
     print_error("", "'" + command + "' is not a dtbus command" +
-                                (guess ? " (did you mean '" + *guess + "'?)" : "") + "; see 'dtbus --help'");
+                        (guess ? " (did you mean '" + *guess + "'?)" : "") +
+                        "; see 'dtbus --help'");
     return 2;
   }
   std::vector<std::string> args = globals;

@@ -64,7 +64,8 @@ std::string roff_escape(const std::string& text) {
 }
 
 std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
   return text;
 }
 
@@ -73,7 +74,8 @@ void describe_options(const CLI::App& app, json& spec) {
   for (const CLI::Option* opt : app.get_options()) {
     if (opt->get_group().empty()) continue;  // hidden
     if (opt->get_lnames().empty() && opt->get_snames().empty()) {
-      spec["positionals"].push_back({{"name", upper(opt->get_name())}, {"help", opt->get_description()}});
+      spec["positionals"].push_back(
+          {{"name", upper(opt->get_name())}, {"help", opt->get_description()}});
       continue;
     }
     json option = describe_option(opt);
@@ -83,7 +85,8 @@ void describe_options(const CLI::App& app, json& spec) {
   }
 }
 
-void man_options(const json& options, const std::string& group_filter, bool include, std::string& out) {
+void man_options(const json& options, const std::string& group_filter, bool include,
+                 std::string& out) {
   for (const auto& o : options) {
     bool is_global = o["group"] == "Global options";
     if (is_global != (group_filter == "Global options") || !include) continue;
@@ -110,7 +113,8 @@ std::string synopsis_of(const json& spec, const std::string& prefix) {
     line += " \\fICOMMAND\\fR";
   }
   line += " [\\fIOPTIONS\\fR]";
-  for (const auto& p : spec["positionals"]) line += " [\\fI" + roff_escape(p["name"].get<std::string>()) + "\\fR...]";
+  for (const auto& p : spec["positionals"])
+    line += " [\\fI" + roff_escape(p["name"].get<std::string>()) + "\\fR...]";
   return line;
 }
 
@@ -164,11 +168,12 @@ std::vector<ManSection> split_sections(const std::string& roff) {
 
 // Sections that follow OPTIONS, in the order of man-pages(7); any other hand-written section
 // (DESCRIPTION and topics of its own) comes before OPTIONS, in the order written.
-const std::vector<std::string> kTrailingSections = {"EXIT STATUS", "ENVIRONMENT", "FILES", "NOTES",
-                                                    "SECURITY", "BUGS", "EXAMPLES", "SEE ALSO"};
+const std::vector<std::string> kTrailingSections = {
+    "EXIT STATUS", "ENVIRONMENT", "FILES", "NOTES", "SECURITY", "BUGS", "EXAMPLES", "SEE ALSO"};
 
 std::string section(const std::string& title, const std::string& body) {
-  return ".SH " + (title.find(' ') == std::string::npos ? title : "\"" + title + "\"") + "\n" + body;
+  return ".SH " + (title.find(' ') == std::string::npos ? title : "\"" + title + "\"") + "\n" +
+         body;
 }
 
 // Variables every command reads; a page's own ENVIRONMENT section adds to them.
@@ -184,7 +189,8 @@ constexpr const char* kCommonEnvironment =
 
 constexpr const char* kDefaultExitStatus =
     ".TP\n0\nSuccess.\n.TP\n1\nRuntime error.\n.TP\n2\nUsage error (bad flag, invalid topic).\n"
-    ".TP\n3\nConfig error.\n.TP\n4\nCannot connect.\n.TP\n5\nAuthentication or authorization refused.\n"
+    ".TP\n3\nConfig error.\n.TP\n4\nCannot connect.\n.TP\n5\nAuthentication or authorization "
+    "refused.\n"
     ".TP\n6\nTimeout waiting for messages.\n.TP\n7\nIncomplete delivery.\n"
     ".TP\n130\nInterrupted while work was pending.\n";
 
@@ -194,7 +200,8 @@ std::string man_page(const CLI::App& app, const std::string& page_name, const st
                      const std::string& extra_roff) {
   json spec = describe(app);
   std::string out;
-  out += ".TH " + upper(page_name) + " 1 \"\" \"dtbus " + std::string(dtbus::version) + "\" \"dtbus manual\"\n";
+  out += ".TH " + upper(page_name) + " 1 \"\" \"dtbus " + std::string(dtbus::version) +
+         "\" \"dtbus manual\"\n";
   out += ".SH NAME\n" + roff_escape(page_name) + " \\- " + roff_escape(summary) + "\n";
   out += ".SH SYNOPSIS\n";
   std::string display = page_name;
@@ -206,7 +213,8 @@ std::string man_page(const CLI::App& app, const std::string& page_name, const st
 
   auto sections = split_sections(extra_roff);
   auto trailing = [](const ManSection& s) {
-    return std::find(kTrailingSections.begin(), kTrailingSections.end(), s.title) != kTrailingSections.end();
+    return std::find(kTrailingSections.begin(), kTrailingSections.end(), s.title) !=
+           kTrailingSections.end();
   };
   auto find = [&](const std::string& title) -> const ManSection* {
     for (const auto& s : sections) {
@@ -226,7 +234,9 @@ std::string man_page(const CLI::App& app, const std::string& page_name, const st
            roff_escape(sub["description"].get<std::string>()) + ".\n";
     man_options(sub["options"], "", true, out);
   }
-  out += ".SH \"GLOBAL OPTIONS\"\nAccepted by every dtbus command, before or after the command name.\n";
+  out +=
+      ".SH \"GLOBAL OPTIONS\"\nAccepted by every dtbus command, before or after the command "
+      "name.\n";
   man_options(spec["options"], "Global options", true, out);
 
   for (const auto& title : kTrailingSections) {
@@ -270,9 +280,11 @@ bool is_file_value(const json& o) {
 
 void bash_case(const std::string& key, const json& spec, std::string& out) {
   std::string subs;
-  for (const auto& s : spec["subcommands"]) subs += (subs.empty() ? "" : " ") + s["name"].get<std::string>();
+  for (const auto& s : spec["subcommands"])
+    subs += (subs.empty() ? "" : " ") + s["name"].get<std::string>();
   out += "    " + key + ") opts=" + shell_quote(join_names(spec["options"], false)) +
-         "; vals=" + shell_quote(join_names(spec["options"], true)) + "; subs=" + shell_quote(subs) + " ;;\n";
+         "; vals=" + shell_quote(join_names(spec["options"], true)) +
+         "; subs=" + shell_quote(subs) + " ;;\n";
 }
 
 void bash_choices(const std::string& key, const json& spec, std::string& out) {
@@ -282,11 +294,13 @@ void bash_choices(const std::string& key, const json& spec, std::string& out) {
     if (o.contains("choices")) {
       for (const auto& c : o["choices"]) words += (words.empty() ? "" : " ") + c.get<std::string>();
     }
-    std::string action = !words.empty()      ? "COMPREPLY=($(compgen -W " + shell_quote(words) + " -- \"$cur\"))"
+    std::string action = !words.empty()
+                             ? "COMPREPLY=($(compgen -W " + shell_quote(words) + " -- \"$cur\"))"
                          : is_file_value(o) ? std::string("COMPREPLY=($(compgen -f -- \"$cur\"))")
                                             : std::string("COMPREPLY=()");
     std::string labels;
-    for (const auto& n : o["names"]) labels += (labels.empty() ? "" : "|") + key + ":" + n.get<std::string>();
+    for (const auto& n : o["names"])
+      labels += (labels.empty() ? "" : "|") + key + ":" + n.get<std::string>();
     out += "    " + labels + ") " + action + "; return ;;\n";
   }
 }
@@ -299,12 +313,14 @@ std::string bash_script(const std::vector<CommandSpec>& commands) {
   for (const auto& c : commands) {
     names += (names.empty() ? "" : " ") + c.name;
     bash_case(c.name, c.spec, out);
-    for (const auto& s : c.spec["subcommands"]) bash_case(c.name + "_" + s["name"].get<std::string>(), s, out);
+    for (const auto& s : c.spec["subcommands"])
+      bash_case(c.name + "_" + s["name"].get<std::string>(), s, out);
   }
   out += "  esac\n}\n\n_dtbus_value() {\n  case \"$1:$2\" in\n";
   for (const auto& c : commands) {
     bash_choices(c.name, c.spec, out);
-    for (const auto& s : c.spec["subcommands"]) bash_choices(c.name + "_" + s["name"].get<std::string>(), s, out);
+    for (const auto& s : c.spec["subcommands"])
+      bash_choices(c.name + "_" + s["name"].get<std::string>(), s, out);
   }
   out += "  esac\n  return 1\n}\n\n";
   out +=
@@ -326,7 +342,9 @@ std::string bash_script(const std::vector<CommandSpec>& commands) {
       "  done\n"
       "  if [[ -z $cmd ]]; then\n"
       "    if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W '--help --version' -- \"$cur\"))\n"
-      "    else COMPREPLY=($(compgen -W " + shell_quote(names + " help completion") + " -- \"$cur\")); fi\n"
+      "    else COMPREPLY=($(compgen -W " +
+      shell_quote(names + " help completion") +
+      " -- \"$cur\")); fi\n"
       "    return\n"
       "  fi\n"
       "  if [[ $prev == -* ]] && _dtbus_value \"$key\" \"$prev\"; then return; fi\n"
@@ -380,7 +398,8 @@ void zsh_arguments(const json& spec, std::string& out) {
   if (!spec["subcommands"].empty()) {
     out += " \\\n    '1:command:((";
     for (const auto& s : spec["subcommands"]) {
-      out += s["name"].get<std::string>() + "\\:" + zsh_escape(s["description"].get<std::string>()) + " ";
+      out += s["name"].get<std::string>() +
+             "\\:" + zsh_escape(s["description"].get<std::string>()) + " ";
     }
     out += "))' \\\n    '*::arg:->sub'";
   } else {
@@ -407,14 +426,16 @@ std::string zsh_script(const std::vector<CommandSpec>& commands) {
     }
     out += "}\n\n";
   }
-  out += "_dtbus() {\n  local prog=${words[1]:t}\n  if [[ $prog == dtbus-* ]]; then\n"
-         "    _dtbus_${prog#dtbus-}\n    return\n  fi\n"
-         "  if (( CURRENT == 2 )); then\n    local -a cmds\n    cmds=(";
+  out +=
+      "_dtbus() {\n  local prog=${words[1]:t}\n  if [[ $prog == dtbus-* ]]; then\n"
+      "    _dtbus_${prog#dtbus-}\n    return\n  fi\n"
+      "  if (( CURRENT == 2 )); then\n    local -a cmds\n    cmds=(";
   for (const auto& c : commands) out += "\n      '" + c.name + ":" + zsh_escape(c.summary) + "'";
-  out += "\n      'help:Show help for a command'\n      'completion:Print a completion script')\n"
-         "    _describe command cmds\n    return\n  fi\n"
-         "  shift words; (( CURRENT-- ))\n"
-         "  (( $+functions[_dtbus_${words[1]}] )) && _dtbus_${words[1]}\n}\n\n_dtbus \"$@\"\n";
+  out +=
+      "\n      'help:Show help for a command'\n      'completion:Print a completion script')\n"
+      "    _describe command cmds\n    return\n  fi\n"
+      "  shift words; (( CURRENT-- ))\n"
+      "  (( $+functions[_dtbus_${words[1]}] )) && _dtbus_${words[1]}\n}\n\n_dtbus \"$@\"\n";
   return out;
 }
 
@@ -446,13 +467,15 @@ void fish_options(const std::string& head, const json& spec, std::string& out) {
 }
 
 std::string fish_script(const std::vector<CommandSpec>& commands) {
-  std::string out = "# fish completion for dtbus. Generated by `dtbus completion fish`; do not edit.\n";
+  std::string out =
+      "# fish completion for dtbus. Generated by `dtbus completion fish`; do not edit.\n";
   std::string names;
   for (const auto& c : commands) names += (names.empty() ? "" : " ") + c.name;
-  out += "complete -c dtbus -f -n 'not __fish_seen_subcommand_from " + names + " help completion' -a 'help completion'\n";
+  out += "complete -c dtbus -f -n 'not __fish_seen_subcommand_from " + names +
+         " help completion' -a 'help completion'\n";
   for (const auto& c : commands) {
-    out += "complete -c dtbus -f -n 'not __fish_seen_subcommand_from " + names + "' -a " + c.name + " -d '" +
-           fish_escape(c.summary) + "'\n";
+    out += "complete -c dtbus -f -n 'not __fish_seen_subcommand_from " + names + "' -a " + c.name +
+           " -d '" + fish_escape(c.summary) + "'\n";
     std::string in_cmd = "complete -c dtbus -n '__fish_seen_subcommand_from " + c.name + "'";
     std::string direct = "complete -c dtbus-" + c.name;
     fish_options(in_cmd, c.spec, out);

@@ -18,9 +18,9 @@ using json = nlohmann::ordered_json;
 constexpr const char* kMasked = "***";
 
 json diagnostic_json(const config::Diagnostic& d) {
-  return {{"path", d.path}, {"line", d.where.line}, {"column", d.where.column}, {"message", d.message}};
+  return {
+      {"path", d.path}, {"line", d.where.line}, {"column", d.where.column}, {"message", d.message}};
 }
-
 
 json secret(const std::string& value) { return value.empty() ? json(nullptr) : json(kMasked); }
 
@@ -47,7 +47,9 @@ json broker_json(const config::BrokerSettings& b) {
   if (!b.token_provider.empty()) entry["token_provider"] = b.token_provider;
   entry["envelope"] = b.envelope;
   if (!b.source.app_key.empty() || !b.source.module.empty()) {
-    entry["source"] = {{"app_key", b.source.app_key}, {"app_version", b.source.app_version}, {"module", b.source.module}};
+    entry["source"] = {{"app_key", b.source.app_key},
+                       {"app_version", b.source.app_version},
+                       {"module", b.source.module}};
   }
   if (b.dlq)
     entry["dlq"] = {

@@ -643,7 +643,7 @@ class Loader {
   LoadResult result_;
   std::vector<std::pair<Field, std::string>> references_;   // token_provider fields → name
   std::vector<std::pair<Field, std::string>> credentials_;  // username/password → broker
-  std::vector<YAML::Node> open_maps_;  // mappings whose entries are being collected
+  std::vector<YAML::Node> open_maps_;    // mappings whose entries are being collected
   std::vector<YAML::Node> merged_maps_;  // mappings merged into the one being collected
 };
 

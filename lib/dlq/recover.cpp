@@ -278,10 +278,10 @@ int recover(const cli::GlobalOptions& globals, const RecoverOptions& options,
     output::write_result(summary_text(matched, ok, failed, skipped, options.dry_run));
   }
   if (interrupted) {
-    throw Error(ExitCode::interrupted,
-                "interrupted: " + std::to_string(ok) + " dead letter(s) recovered, " +
-                    std::to_string(failed) + " not recovered stay pending in " + spool.path() +
-                    " (run recover again to finish)");
+    throw Error(ExitCode::interrupted, "interrupted: " + std::to_string(ok) +
+                                           " dead letter(s) recovered, " + std::to_string(failed) +
+                                           " not recovered stay pending in " + spool.path() +
+                                           " (run recover again to finish)");
   }
   if (failed > 0) {
     spdlog::error("{} dead letter(s) not acknowledged by the broker; they stay pending in {}",

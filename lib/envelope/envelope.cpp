@@ -54,7 +54,8 @@ std::optional<std::string> kind_of(const J& payload) {
   if (!payload.is_object()) return std::nullopt;
   for (const char* name : {"kind", "@type"}) {
     auto it = payload.find(name);
-    if (it != payload.end() && it->is_string() && !it->template get_ref<const std::string&>().empty()) {
+    if (it != payload.end() && it->is_string() &&
+        !it->template get_ref<const std::string&>().empty()) {
       return it->template get<std::string>();
     }
   }
@@ -67,14 +68,18 @@ Kind parse_kind(std::string_view name) {
   if (name == "none") return Kind::none;
   if (name == "dt") return Kind::dt;
   if (name == "tracker") return Kind::tracker;
-  throw Error(ExitCode::usage, "unknown envelope '" + std::string(name) + "' (none, dt or tracker)");
+  throw Error(ExitCode::usage,
+              "unknown envelope '" + std::string(name) + "' (none, dt or tracker)");
 }
 
 const char* kind_name(Kind kind) {
   switch (kind) {
-    case Kind::none: return "none";
-    case Kind::dt: return "dt";
-    case Kind::tracker: return "tracker";
+    case Kind::none:
+      return "none";
+    case Kind::dt:
+      return "dt";
+    case Kind::tracker:
+      return "tracker";
   }
   return "none";
 }
@@ -107,7 +112,8 @@ Json wrap(const Options& options, Json payload) {
                        {"app_version", options.source.app_version},
                        {"module", options.source.module}};
   out["timestamp"] = record::now_rfc3339_ms();
-  out["correlation_id"] = options.correlation_id.empty() ? Json(nullptr) : Json(options.correlation_id);
+  out["correlation_id"] =
+      options.correlation_id.empty() ? Json(nullptr) : Json(options.correlation_id);
   out["payload"] = std::move(payload);
   out["metadata"] = Json::object();
   return out;
@@ -135,7 +141,8 @@ std::vector<std::string> validate(Kind kind, const Json& m) {
   }
   if (!m.contains("@context")) {
     errors.push_back("missing \"@context\"");
-  } else if (!m["@context"].is_string() && !m["@context"].is_object() && !m["@context"].is_array()) {
+  } else if (!m["@context"].is_string() && !m["@context"].is_object() &&
+             !m["@context"].is_array()) {
     errors.push_back("\"@context\" must be a string, object or array");
   }
   require_string(m, "@type", errors);
@@ -146,11 +153,13 @@ std::vector<std::string> validate(Kind kind, const Json& m) {
     errors.push_back("\"source\" must be an object or a string");
   }
   require_time(m, "timestamp", errors);
-  if (m.contains("correlation_id") && !m["correlation_id"].is_string() && !m["correlation_id"].is_null()) {
+  if (m.contains("correlation_id") && !m["correlation_id"].is_string() &&
+      !m["correlation_id"].is_null()) {
     errors.push_back("\"correlation_id\" must be a string or null");
   }
   if (!m.contains("payload")) errors.push_back("missing \"payload\"");
-  if (m.contains("metadata") && !m["metadata"].is_object()) errors.push_back("\"metadata\" must be an object");
+  if (m.contains("metadata") && !m["metadata"].is_object())
+    errors.push_back("\"metadata\" must be an object");
   return errors;
 }
 
@@ -163,9 +172,9 @@ std::string uuid_v4() {
   high = (high & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
   low = (low & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;    // variant 10
   char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(high >> 32), static_cast<unsigned>((high >> 16) & 0xFFFF),
-                static_cast<unsigned>(high & 0xFFFF), static_cast<unsigned>(low >> 48),
+  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(high >> 32),
+                static_cast<unsigned>((high >> 16) & 0xFFFF), static_cast<unsigned>(high & 0xFFFF),
+                static_cast<unsigned>(low >> 48),
                 static_cast<unsigned long long>(low & 0xFFFFFFFFFFFFull));
   return text;
 }

@@ -42,9 +42,12 @@ const Json* field(const Json& record, const char* name) {
 
 const char* encoding_name(PayloadEncoding encoding) {
   switch (encoding) {
-    case PayloadEncoding::json: return "json";
-    case PayloadEncoding::utf8: return "utf8";
-    case PayloadEncoding::base64: return "base64";
+    case PayloadEncoding::json:
+      return "json";
+    case PayloadEncoding::utf8:
+      return "utf8";
+    case PayloadEncoding::base64:
+      return "base64";
   }
   return "base64";
 }
@@ -73,7 +76,8 @@ std::string payload_bytes(const Json& record) {
   if (name.empty()) name = payload->is_string() ? "utf8" : "json";
   if (name == "json") return payload->dump();
   if (!payload->is_string()) {
-    throw std::invalid_argument("\"payload\" must be a string with payload_encoding \"" + name + "\"");
+    throw std::invalid_argument("\"payload\" must be a string with payload_encoding \"" + name +
+                                "\"");
   }
   const auto& text = payload->get_ref<const std::string&>();
   if (name == "utf8") return text;
@@ -180,7 +184,8 @@ mqtt::MessageProperties properties_from_json(const Json& in) {
   auto text = [&](const char* name) -> std::string {
     const Json* value = field(in, name);
     if (value == nullptr || value->is_null()) return {};
-    if (!value->is_string()) throw std::invalid_argument(std::string("properties.") + name + " is not a string");
+    if (!value->is_string())
+      throw std::invalid_argument(std::string("properties.") + name + " is not a string");
     return value->get<std::string>();
   };
   p.content_type = text("content_type");
@@ -191,21 +196,27 @@ mqtt::MessageProperties properties_from_json(const Json& in) {
     p.correlation_data = std::move(*bytes);
   }
   if (const Json* expiry = field(in, "message_expiry"); expiry != nullptr && !expiry->is_null()) {
-    if (!expiry->is_number_unsigned()) throw std::invalid_argument("properties.message_expiry is not a number");
+    if (!expiry->is_number_unsigned())
+      throw std::invalid_argument("properties.message_expiry is not a number");
     p.message_expiry = expiry->get<uint32_t>();
   }
-  if (const Json* format = field(in, "payload_format_indicator"); format != nullptr && !format->is_null()) {
-    if (!format->is_number_integer()) throw std::invalid_argument("properties.payload_format_indicator is not 0/1");
+  if (const Json* format = field(in, "payload_format_indicator");
+      format != nullptr && !format->is_null()) {
+    if (!format->is_number_integer())
+      throw std::invalid_argument("properties.payload_format_indicator is not 0/1");
     p.payload_is_utf8 = format->get<int>() != 0;
   }
   if (const Json* user = field(in, "user_properties"); user != nullptr && !user->is_null()) {
-    if (!user->is_object()) throw std::invalid_argument("properties.user_properties is not an object");
+    if (!user->is_object())
+      throw std::invalid_argument("properties.user_properties is not an object");
     for (const auto& [key, value] : user->items()) {
       if (value.is_string()) {
         p.user.push_back({key, value.get<std::string>()});
       } else if (value.is_array()) {
         for (const auto& item : value) {
-          if (!item.is_string()) throw std::invalid_argument("properties.user_properties." + key + " holds a non-string");
+          if (!item.is_string())
+            throw std::invalid_argument("properties.user_properties." + key +
+                                        " holds a non-string");
           p.user.push_back({key, item.get<std::string>()});
         }
       } else {
@@ -240,13 +251,27 @@ void append_json_string(std::string& out, std::string_view text) {
     out.append(text.data() + run_start, i - run_start);
     run_start = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         out += "\\u00";
         out.push_back(hex[c >> 4]);
@@ -268,8 +293,12 @@ void append_record_line(std::string& out, const mqtt::ReceivedMessage& message,
   out += ",\"payload\":";
   PayloadEncoding encoding = classify_payload(message.payload);
   switch (encoding) {
-    case PayloadEncoding::json: out += message.payload; break;  // canonical: the bytes are the value
-    case PayloadEncoding::utf8: append_json_string(out, message.payload); break;
+    case PayloadEncoding::json:
+      out += message.payload;
+      break;  // canonical: the bytes are the value
+    case PayloadEncoding::utf8:
+      append_json_string(out, message.payload);
+      break;
     case PayloadEncoding::base64:
       out.push_back('"');
       out += base64_encode(message.payload);
@@ -290,7 +319,8 @@ void append_record_line(std::string& out, const mqtt::ReceivedMessage& message,
   out.push_back('"');
   if (!message.properties.empty()) {
     out += ",\"properties\":";
-    out += properties_to_json(message.properties).dump(-1, ' ', false, Json::error_handler_t::replace);
+    out +=
+        properties_to_json(message.properties).dump(-1, ' ', false, Json::error_handler_t::replace);
   }
   out += "}\n";
 }

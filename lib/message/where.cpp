@@ -14,7 +14,8 @@ const J* lookup_in(const J& root, const std::vector<std::string>& path) {
       if (it == node->end()) return nullptr;
       node = &*it;
     } else if (node->is_array()) {
-      if (segment.empty() || segment.find_first_not_of("0123456789") != std::string::npos) return nullptr;
+      if (segment.empty() || segment.find_first_not_of("0123456789") != std::string::npos)
+        return nullptr;
       size_t index = std::stoul(segment);
       if (index >= node->size()) return nullptr;
       node = &(*node)[index];
@@ -39,7 +40,8 @@ bool matches_one(const Condition& condition, const J& payload) {
 Condition parse(std::string_view spec) {
   size_t eq = spec.find('=');
   if (eq == std::string_view::npos || eq == 0) {
-    throw Error(ExitCode::usage, "--where '" + std::string(spec) + "': expected PATH=VALUE (e.g. kind=created)");
+    throw Error(ExitCode::usage,
+                "--where '" + std::string(spec) + "': expected PATH=VALUE (e.g. kind=created)");
   }
   Condition condition;
   condition.spec = std::string(spec);
@@ -48,9 +50,11 @@ Condition parse(std::string_view spec) {
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);
-    std::string_view segment = path.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    std::string_view segment =
+        path.substr(start, dot == std::string_view::npos ? dot : dot - start);
     if (segment.empty()) {
-      throw Error(ExitCode::usage, "--where '" + std::string(spec) + "': empty segment in the path");
+      throw Error(ExitCode::usage,
+                  "--where '" + std::string(spec) + "': empty segment in the path");
     }
     condition.path.emplace_back(segment);
     if (dot == std::string_view::npos) break;
@@ -66,7 +70,8 @@ std::vector<Condition> parse_all(const std::vector<std::string>& specs) {
   return conditions;
 }
 
-const nlohmann::ordered_json* lookup(const nlohmann::ordered_json& value, const std::vector<std::string>& path) {
+const nlohmann::ordered_json* lookup(const nlohmann::ordered_json& value,
+                                     const std::vector<std::string>& path) {
   return lookup_in(value, path);
 }
 const nlohmann::json* lookup(const nlohmann::json& value, const std::vector<std::string>& path) {

@@ -61,13 +61,15 @@ ParsedUrl parse_url(const std::string& url) {
     parsed.tls = true;
     rest = url.substr(8);
   } else {
-    throw Error(ExitCode::usage, "--url " + shown_url(url) + ": expected mqtt://[user@]host[:port] or mqtts://...");
+    throw Error(ExitCode::usage,
+                "--url " + shown_url(url) + ": expected mqtt://[user@]host[:port] or mqtts://...");
   }
   if (auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
   if (auto at = rest.rfind('@'); at != std::string::npos) {
     std::string user = rest.substr(0, at);
     if (user.find(':') != std::string::npos) {
-      throw Error(ExitCode::usage, "--url must not carry a password; use --password-file or MQTT_PASSWORD");
+      throw Error(ExitCode::usage,
+                  "--url must not carry a password; use --password-file or MQTT_PASSWORD");
     }
     parsed.username = user;
     rest = rest.substr(at + 1);
@@ -75,7 +77,8 @@ ParsedUrl parse_url(const std::string& url) {
   std::string port_text;
   if (!rest.empty() && rest.front() == '[') {  // [::1]:1883
     auto close = rest.find(']');
-    if (close == std::string::npos) throw Error(ExitCode::usage, "--url " + shown_url(url) + ": unterminated IPv6 address");
+    if (close == std::string::npos)
+      throw Error(ExitCode::usage, "--url " + shown_url(url) + ": unterminated IPv6 address");
     parsed.host = rest.substr(1, close - 1);
     if (close + 1 < rest.size() && rest[close + 1] == ':') port_text = rest.substr(close + 2);
   } else if (auto colon = rest.rfind(':'); colon != std::string::npos) {
@@ -84,7 +87,8 @@ ParsedUrl parse_url(const std::string& url) {
   } else {
     parsed.host = rest;
   }
-  if (parsed.host.empty()) throw Error(ExitCode::usage, "--url " + shown_url(url) + ": missing host");
+  if (parsed.host.empty())
+    throw Error(ExitCode::usage, "--url " + shown_url(url) + ": missing host");
   if (!port_text.empty()) {
     try {
       size_t used = 0;
@@ -120,13 +124,14 @@ void apply_broker_entry(const config::BrokerSettings& b, ConnectionSettings& c) 
 }  // namespace
 
 std::string ConnectionSettings::describe() const {
-  std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                        std::to_string(port);
+  std::string address =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   return broker_name.empty() ? address : broker_name + " (" + address + ")";
 }
 
 std::string ConnectionSettings::prefixed(const std::string& topic) const {
-  if (topic_prefix.empty() || topic.rfind(topic_prefix, 0) == 0 || (!topic.empty() && topic[0] == '$')) {
+  if (topic_prefix.empty() || topic.rfind(topic_prefix, 0) == 0 ||
+      (!topic.empty() && topic[0] == '$')) {
     return topic;
   }
   return topic_prefix + topic;
@@ -166,7 +171,8 @@ Target resolve(const cli::GlobalOptions& options, const std::string& command) {
   return resolve(options, command, load_config(options, options.broker.has_value()));
 }
 
-Target resolve(const cli::GlobalOptions& options, const std::string& command, config::Config loaded) {
+Target resolve(const cli::GlobalOptions& options, const std::string& command,
+               config::Config loaded) {
   Target target;
   std::optional<ParsedUrl> url;
   if (options.url) url = parse_url(*options.url);
@@ -192,7 +198,8 @@ Target resolve(const cli::GlobalOptions& options, const std::string& command, co
     target.broker = it->second;
     apply_broker_entry(it->second, c);
   } else if (!cfg.file.empty() && !flags_name_host && cfg.brokers.size() > 1) {
-    throw Error(ExitCode::config, cfg.file + ": several brokers and no default_broker; choose one with -b");
+    throw Error(ExitCode::config,
+                cfg.file + ": several brokers and no default_broker; choose one with -b");
   }
 
   if (url) {
@@ -225,7 +232,8 @@ Target resolve(const cli::GlobalOptions& options, const std::string& command, co
   c.connect_timeout = options.connect_timeout;
   if (options.no_prefix) c.topic_prefix.clear();
   c.client_id = options.client_id.value_or(c.client_id);
-  if (c.client_id.empty()) c.client_id = "dtbus-" + command + "-" + hostname() + "-" + std::to_string(getpid());
+  if (c.client_id.empty())
+    c.client_id = "dtbus-" + command + "-" + hostname() + "-" + std::to_string(getpid());
 
   // Credentials: command line > token provider > config username/password > MQTT_PASSWORD.
   std::optional<std::string> username = options.username;
@@ -236,16 +244,20 @@ Target resolve(const cli::GlobalOptions& options, const std::string& command, co
   if (target.broker && !target.broker->token_provider.empty() && !flags_give_credentials) {
     auto provider = cfg.token_providers.find(target.broker->token_provider);
     if (provider == cfg.token_providers.end()) {
-      throw Error(ExitCode::config, "token provider '" + target.broker->token_provider + "' is not defined");
+      throw Error(ExitCode::config,
+                  "token provider '" + target.broker->token_provider + "' is not defined");
     }
     c.credentials = auth::token_credentials(provider->second, c.token_refresh_margin);
     return target;
   }
   c.token_provider.clear();
-  if (!username && target.broker && !target.broker->username.empty()) username = target.broker->username;
-  if (!password && target.broker && !target.broker->password.empty()) password = target.broker->password;
+  if (!username && target.broker && !target.broker->username.empty())
+    username = target.broker->username;
+  if (!password && target.broker && !target.broker->password.empty())
+    password = target.broker->password;
   if (!password) {
-    if (const char* env = std::getenv("MQTT_PASSWORD"); env != nullptr && *env != '\0') password = env;
+    if (const char* env = std::getenv("MQTT_PASSWORD"); env != nullptr && *env != '\0')
+      password = env;
   }
   if (password && !username) {
     throw Error(ExitCode::usage, "a password was given without a username (-u)");

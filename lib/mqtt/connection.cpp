@@ -37,7 +37,8 @@ void ensure_library() { static LibraryInit init; }
 
 bool is_auth_reason(int reason, int protocol) {
   if (protocol == 311) {
-    return reason == CONNACK_REFUSED_BAD_USERNAME_PASSWORD || reason == CONNACK_REFUSED_NOT_AUTHORIZED;
+    return reason == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
+           reason == CONNACK_REFUSED_NOT_AUTHORIZED;
   }
   return reason == MQTT_RC_BAD_USERNAME_OR_PASSWORD || reason == MQTT_RC_NOT_AUTHORIZED ||
          reason == MQTT_RC_BAD_AUTHENTICATION_METHOD || reason == MQTT_RC_BANNED;
@@ -129,8 +130,7 @@ void build_properties(const MessageProperties& in, PropertyList& out) {
     mosquitto_property_add_string(&out.head, MQTT_PROP_RESPONSE_TOPIC, in.response_topic.c_str());
   }
   if (!in.correlation_data.empty()) {
-    mosquitto_property_add_binary(&out.head, MQTT_PROP_CORRELATION_DATA,
-                                  in.correlation_data.data(),
+    mosquitto_property_add_binary(&out.head, MQTT_PROP_CORRELATION_DATA, in.correlation_data.data(),
                                   static_cast<uint16_t>(in.correlation_data.size()));
   }
   for (const auto& [key, value] : in.user) {
@@ -168,8 +168,8 @@ struct Connection::Impl {
   std::optional<Clock::time_point> stop_requested_at;
 
   std::atomic<int> reconnects{0};
-  int failed_attempts = 0;  // network thread only: consecutive reconnects without a CONNACK
-  int failed_renewals = 0;  // network thread only: consecutive token renewals that failed
+  int failed_attempts = 0;        // network thread only: consecutive reconnects without a CONNACK
+  int failed_renewals = 0;        // network thread only: consecutive token renewals that failed
   bool abandoned_thread = false;  // network thread stuck in a blocking connect at timeout
   std::chrono::microseconds latency{0};
   Clock::time_point connect_started;
@@ -183,8 +183,9 @@ struct Connection::Impl {
   void apply_credentials() {
     if (!settings.credentials) return;
     auth::Credentials credentials = settings.credentials->current();
-    mosquitto_username_pw_set(mosq, credentials.username.empty() ? nullptr : credentials.username.c_str(),
-                              credentials.password.empty() ? nullptr : credentials.password.c_str());
+    mosquitto_username_pw_set(
+        mosq, credentials.username.empty() ? nullptr : credentials.username.c_str(),
+        credentials.password.empty() ? nullptr : credentials.password.c_str());
     std::lock_guard lock(mutex);
     renew_at.reset();
     if (credentials.expires_at) {
@@ -202,16 +203,17 @@ struct Connection::Impl {
     std::string where = settings.describe();
     switch (rc) {
       case MOSQ_ERR_EAI:
-        return Error(ExitCode::connect, "cannot resolve host '" + settings.host + "' (" + where + ")");
-      case MOSQ_ERR_ERRNO:
         return Error(ExitCode::connect,
-                     "cannot connect to " + where + ": " + std::strerror(errno));
+                     "cannot resolve host '" + settings.host + "' (" + where + ")");
+      case MOSQ_ERR_ERRNO:
+        return Error(ExitCode::connect, "cannot connect to " + where + ": " + std::strerror(errno));
       case MOSQ_ERR_TLS:
         return Error(ExitCode::connect, "TLS handshake with " + where + " failed" +
                                             (last_log_error.empty() ? "" : ": " + last_log_error));
       default:
-        return Error(ExitCode::connect, "cannot connect to " + where + ": " + mosquitto_strerror(rc) +
-                                            (last_log_error.empty() ? "" : " (" + last_log_error + ")"));
+        return Error(ExitCode::connect,
+                     "cannot connect to " + where + ": " + mosquitto_strerror(rc) +
+                         (last_log_error.empty() ? "" : " (" + last_log_error + ")"));
     }
   }
 
@@ -246,7 +248,8 @@ struct Connection::Impl {
   // Sleeps unless stopping; returns false when stopping.
   bool sleep_unless_stopping(double seconds) {
     std::unique_lock lock(mutex);
-    return !changed.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return stopping; });
+    return !changed.wait_for(lock, std::chrono::duration<double>(seconds),
+                             [&] { return stopping; });
   }
 
   bool stop_requested() {
@@ -275,7 +278,8 @@ struct Connection::Impl {
         first_done = first_attempt_done;
       }
       if (!first_done) {
-        fail_first(rc == MOSQ_ERR_CONN_REFUSED ? Error(ExitCode::auth, "refused") : connect_error(rc));
+        fail_first(rc == MOSQ_ERR_CONN_REFUSED ? Error(ExitCode::auth, "refused")
+                                               : connect_error(rc));
         return;
       }
       bool planned;
@@ -335,11 +339,12 @@ struct Connection::Impl {
       apply_credentials();
     } catch (const Error& e) {
       double delay = backoff_seconds(failed_renewals++);
-      spdlog::warn("cannot refresh credentials: {}; keeping the current connection, retrying in {:.1f} s",
-                   e.what(), delay);
+      spdlog::warn(
+          "cannot refresh credentials: {}; keeping the current connection, retrying in {:.1f} s",
+          e.what(), delay);
       std::lock_guard lock(mutex);
-      renew_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(delay));
+      renew_at = Clock::now() +
+                 std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay));
       return;
     }
     failed_renewals = 0;
@@ -362,7 +367,8 @@ struct Connection::Impl {
       int code = reason;
       std::string text = connack_text(code, impl->settings.protocol);
       bool auth = is_auth_reason(code, impl->settings.protocol);
-      std::string message = "broker " + impl->settings.describe() + " refused the connection: " + text;
+      std::string message =
+          "broker " + impl->settings.describe() + " refused the connection: " + text;
       if (auth && impl->settings.credentials == nullptr) message += " (no credentials were given)";
       {
         std::lock_guard lock(impl->mutex);
@@ -404,7 +410,8 @@ struct Connection::Impl {
     Impl* impl = self(obj);
     std::lock_guard lock(impl->mutex);
     impl->is_connected = false;
-    if (rc != 0) spdlog::debug("disconnected from {}: {}", impl->settings.describe(), mosquitto_strerror(rc));
+    if (rc != 0)
+      spdlog::debug("disconnected from {}: {}", impl->settings.describe(), mosquitto_strerror(rc));
     impl->changed.notify_all();
   }
 
@@ -419,7 +426,8 @@ struct Connection::Impl {
     if (!impl->handlers.on_message) return;
     ReceivedMessage message;
     message.topic = msg->topic;
-    message.payload.assign(static_cast<const char*>(msg->payload), static_cast<size_t>(msg->payloadlen));
+    message.payload.assign(static_cast<const char*>(msg->payload),
+                           static_cast<size_t>(msg->payloadlen));
     message.qos = msg->qos;
     message.retain = msg->retain;
     message.mid = msg->mid;
@@ -515,7 +523,8 @@ void Connection::connect() {
     if (s.tls.cafile.empty() && s.tls.capath.empty()) {
       rc = mosquitto_int_option(impl.mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
     }
-    if (rc == MOSQ_ERR_SUCCESS && (!s.tls.cafile.empty() || !s.tls.capath.empty() || !s.tls.certfile.empty())) {
+    if (rc == MOSQ_ERR_SUCCESS &&
+        (!s.tls.cafile.empty() || !s.tls.capath.empty() || !s.tls.certfile.empty())) {
       rc = mosquitto_tls_set(impl.mosq, s.tls.cafile.empty() ? nullptr : s.tls.cafile.c_str(),
                              s.tls.capath.empty() ? nullptr : s.tls.capath.c_str(),
                              s.tls.certfile.empty() ? nullptr : s.tls.certfile.c_str(),
@@ -543,7 +552,8 @@ void Connection::connect() {
   if (!done) {
     impl.stopping = true;
     impl.abandoned_thread = true;
-    throw Error(ExitCode::connect, "timed out after " + std::to_string(static_cast<int>(s.connect_timeout)) +
+    throw Error(ExitCode::connect, "timed out after " +
+                                       std::to_string(static_cast<int>(s.connect_timeout)) +
                                        " s connecting to " + s.describe());
   }
   if (impl.first_failure) {
@@ -624,22 +634,26 @@ std::vector<int> Connection::subscribe(const std::vector<Subscription>& subscrip
       rc = impl.send_subscribe(s, &mid);
     }
     if (rc == MOSQ_ERR_NO_CONN) {
-      throw Error(ExitCode::connect, "connection to " + impl.settings.describe() + " lost while subscribing");
+      throw Error(ExitCode::connect,
+                  "connection to " + impl.settings.describe() + " lost while subscribing");
     }
     if (rc != MOSQ_ERR_SUCCESS) {
-      throw Error(ExitCode::usage, "cannot subscribe to '" + s.filter + "': " + mosquitto_strerror(rc));
+      throw Error(ExitCode::usage,
+                  "cannot subscribe to '" + s.filter + "': " + mosquitto_strerror(rc));
     }
     impl.pending_subacks[mid];
-    bool acked = impl.changed.wait_for(lock, std::chrono::duration<double>(impl.settings.connect_timeout),
-                                       [&] { return !impl.pending_subacks[mid].empty() || impl.stopping; });
+    bool acked =
+        impl.changed.wait_for(lock, std::chrono::duration<double>(impl.settings.connect_timeout),
+                              [&] { return !impl.pending_subacks[mid].empty() || impl.stopping; });
     std::vector<int> result = impl.pending_subacks[mid];
     impl.pending_subacks.erase(mid);
     if (!acked || result.empty()) {
-      throw Error(ExitCode::connect, "no SUBACK for '" + s.filter + "' from " + impl.settings.describe());
+      throw Error(ExitCode::connect,
+                  "no SUBACK for '" + s.filter + "' from " + impl.settings.describe());
     }
     if (result.front() >= 0x80) {
-      throw Error(ExitCode::auth, "broker refused the subscription to '" + s.filter + "': " +
-                                      mosquitto_reason_string(result.front()));
+      throw Error(ExitCode::auth, "broker refused the subscription to '" + s.filter +
+                                      "': " + mosquitto_reason_string(result.front()));
     }
     granted.push_back(result.front());
   }

@@ -35,15 +35,32 @@ std::string paint(std::string_view text, Color color, bool enabled) {
   if (!enabled || color == Color::none) return std::string(text);
   const char* code = "";
   switch (color) {
-    case Color::red: code = "31"; break;
-    case Color::green: code = "32"; break;
-    case Color::yellow: code = "33"; break;
-    case Color::blue: code = "34"; break;
-    case Color::magenta: code = "35"; break;
-    case Color::cyan: code = "36"; break;
-    case Color::gray: code = "90"; break;
-    case Color::bold: code = "1"; break;
-    case Color::none: break;
+    case Color::red:
+      code = "31";
+      break;
+    case Color::green:
+      code = "32";
+      break;
+    case Color::yellow:
+      code = "33";
+      break;
+    case Color::blue:
+      code = "34";
+      break;
+    case Color::magenta:
+      code = "35";
+      break;
+    case Color::cyan:
+      code = "36";
+      break;
+    case Color::gray:
+      code = "90";
+      break;
+    case Color::bold:
+      code = "1";
+      break;
+    case Color::none:
+      break;
   }
   std::string out = "\x1b[";
   out += code;
@@ -89,7 +106,9 @@ void emit_yaml(const nlohmann::ordered_json& value, int indent, std::string& out
 std::string scalar_yaml(const nlohmann::ordered_json& value) {
   if (value.is_string()) {
     const auto& s = value.get_ref<const std::string&>();
-    return needs_quotes(s) ? nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : s;
+    return needs_quotes(s)
+               ? nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+               : s;
   }
   return value.dump();
 }

@@ -21,11 +21,12 @@ namespace {
 enum class Input { message, file, stdin_all, stdin_lines, jsonl };
 
 Input input_mode(const Options& o) {
-  int count = (o.message ? 1 : 0) + (o.file ? 1 : 0) + (o.stdin_all ? 1 : 0) + (o.stdin_lines ? 1 : 0) +
-              (o.jsonl ? 1 : 0);
+  int count = (o.message ? 1 : 0) + (o.file ? 1 : 0) + (o.stdin_all ? 1 : 0) +
+              (o.stdin_lines ? 1 : 0) + (o.jsonl ? 1 : 0);
   if (count != 1) {
-    throw Error(ExitCode::usage, count == 0 ? "nothing to publish: give one of -m, -f, -s, -l, --jsonl"
-                                            : "give only one of -m, -f, -s, -l, --jsonl");
+    throw Error(ExitCode::usage, count == 0
+                                     ? "nothing to publish: give one of -m, -f, -s, -l, --jsonl"
+                                     : "give only one of -m, -f, -s, -l, --jsonl");
   }
   if (o.message) return Input::message;
   if (o.file) return Input::file;
@@ -57,10 +58,14 @@ void merge_properties(mqtt::MessageProperties& into, const mqtt::MessageProperti
 // Where a line or message came from, for error messages.
 std::string origin(Input input, uint64_t line, const Options& o) {
   switch (input) {
-    case Input::message: return "-m message";
-    case Input::file: return "'" + *o.file + "'";
-    case Input::stdin_all: return "stdin";
-    default: return "stdin line " + std::to_string(line);
+    case Input::message:
+      return "-m message";
+    case Input::file:
+      return "'" + *o.file + "'";
+    case Input::stdin_all:
+      return "stdin";
+    default:
+      return "stdin line " + std::to_string(line);
   }
 }
 
@@ -110,14 +115,16 @@ class Command {
 
  private:
   void prepare() {
-    if (o_.qos && (*o_.qos < 0 || *o_.qos > 2)) throw Error(ExitCode::usage, "-q must be 0, 1 or 2");
+    if (o_.qos && (*o_.qos < 0 || *o_.qos > 2))
+      throw Error(ExitCode::usage, "-q must be 0, 1 or 2");
     if (o_.on_invalid != "fail" && o_.on_invalid != "skip") {
       throw Error(ExitCode::usage, "--on-invalid must be fail or skip");
     }
     if (o_.repeat != 1 && (input_ == Input::stdin_lines || input_ == Input::jsonl)) {
       throw Error(ExitCode::usage, "--repeat works with -m, -f and -s only");
     }
-    if (o_.topic.empty() && input_ != Input::jsonl) throw Error(ExitCode::usage, "-t TOPIC is required");
+    if (o_.topic.empty() && input_ != Input::jsonl)
+      throw Error(ExitCode::usage, "-t TOPIC is required");
     properties_ = cli_properties(o_);
     target_ = broker::resolve(globals_, "pub");
     // A topic given on the command line gets the broker's topic_prefix; record topics in
@@ -136,7 +143,8 @@ class Command {
     if (target_.broker) envelope_.source = target_.broker->source;
     envelope::check_options(envelope_);
     if (target_.connection.protocol != 5 && !properties_.empty()) {
-      spdlog::warn("message properties (-x, --content-type, --expiry) need MQTT 5; ignored with -V 311");
+      spdlog::warn(
+          "message properties (-x, --content-type, --expiry) need MQTT 5; ignored with -V 311");
     }
     // One message (-m/-f/-s) is read and checked before connecting.
     if (input_ == Input::message) raw_single_ = *o_.message;
@@ -240,9 +248,8 @@ class Command {
     }
     return Error(ExitCode::interrupted,
                  text + "; " + std::to_string(report.failed) +
-                     " message(s) not acknowledged or not sent saved to " +
-                     report.failed_out_path + " (re-send with: dtbus pub --jsonl < " +
-                     report.failed_out_path + ")");
+                     " message(s) not acknowledged or not sent saved to " + report.failed_out_path +
+                     " (re-send with: dtbus pub --jsonl < " + report.failed_out_path + ")");
   }
 
   bool line_message(std::string_view line, OutgoingMessage& message, std::string& problem) {
@@ -271,16 +278,19 @@ class Command {
   }
 
   void print_summary(const DeliveryReport& report) const {
-    double rate = report.duration_s > 0 ? static_cast<double>(report.acknowledged) / report.duration_s : 0;
+    double rate =
+        report.duration_s > 0 ? static_cast<double>(report.acknowledged) / report.duration_s : 0;
     if (output_ == "json") {
-      record::Json summary = {{"published", report.published},   {"acknowledged", report.acknowledged},
-                              {"failed", report.failed},         {"skipped", skipped_},
-                              {"duration_s", report.duration_s}, {"rate", rate}};
+      record::Json summary = {
+          {"published", report.published},   {"acknowledged", report.acknowledged},
+          {"failed", report.failed},         {"skipped", skipped_},
+          {"duration_s", report.duration_s}, {"rate", rate}};
       output::write_result(summary.dump() + "\n");
       return;
     }
-    spdlog::info("published {} message(s), {} acknowledged, {} failed, {} skipped in {:.3f} s ({:.0f}/s)",
-                 report.published, report.acknowledged, report.failed, skipped_, report.duration_s, rate);
+    spdlog::info(
+        "published {} message(s), {} acknowledged, {} failed, {} skipped in {:.3f} s ({:.0f}/s)",
+        report.published, report.acknowledged, report.failed, skipped_, report.duration_s, rate);
   }
 
   const cli::GlobalOptions& globals_;

@@ -178,16 +178,18 @@ struct Publisher::Impl {
         return;
       }
     }
-    mqtt::ReceivedMessage as_record{message.topic, message.payload, message.qos, message.retain, 0,
-                                    message.properties};
+    mqtt::ReceivedMessage as_record{
+        message.topic, message.payload, message.qos, message.retain, 0, message.properties};
     std::string line;
     record::append_record_line(line, as_record, record::now_rfc3339_ms());
     line.resize(line.size() - 2);  // drop "}\n" to add the reason
     line += ",\"error\":";
     record::append_json_string(line, why);
     line += "}\n";
-    if (std::fwrite(line.data(), 1, line.size(), failed_file) != line.size() || std::fflush(failed_file) != 0) {
-      spdlog::error("cannot write the failed-out file {}: {}", report.failed_out_path, std::strerror(errno));
+    if (std::fwrite(line.data(), 1, line.size(), failed_file) != line.size() ||
+        std::fflush(failed_file) != 0) {
+      spdlog::error("cannot write the failed-out file {}: {}", report.failed_out_path,
+                    std::strerror(errno));
     }
   }
 
@@ -204,9 +206,9 @@ struct Publisher::Impl {
   }
 
   Error incomplete_error() const {
-    return Error(ExitCode::incomplete,
-                 std::to_string(report.failed) + " message(s) not acknowledged (" + give_up_reason +
-                     "); saved to " + report.failed_out_path);
+    return Error(ExitCode::incomplete, std::to_string(report.failed) +
+                                           " message(s) not acknowledged (" + give_up_reason +
+                                           "); saved to " + report.failed_out_path);
   }
 
   std::string timeout_reason() const {
@@ -245,11 +247,13 @@ struct Publisher::Impl {
   // Sleeps in short steps so that a signal ends the wait.
   void pace() {
     if (!options.rate || *options.rate <= 0) return;
-    auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / *options.rate));
+    auto interval = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(1.0 / *options.rate));
     auto now = Clock::now();
     if (!next_send || *next_send < now - interval) next_send = now;  // no burst after a pause
     while (Clock::now() < *next_send && !interrupt::interrupted()) {
-      std::this_thread::sleep_until(std::min(*next_send, Clock::now() + std::chrono::milliseconds(100)));
+      std::this_thread::sleep_until(
+          std::min(*next_send, Clock::now() + std::chrono::milliseconds(100)));
     }
     *next_send += interval;
   }
@@ -305,9 +309,8 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   auto waited = impl.wait_until_ready([&] { return !impl.free_slots.empty(); }, batch);
   if (waited == Impl::Wait::ready && message.qos == 0 && !impl.connection->connected()) {
     // QoS 0 is only written on a live link; waiting counts against the no-progress timeout.
-    waited = impl.wait_until_ready([&] {
-      return impl.connection->wait_connected(std::chrono::milliseconds(0));
-    });
+    waited = impl.wait_until_ready(
+        [&] { return impl.connection->wait_connected(std::chrono::milliseconds(0)); });
   }
   if (waited == Impl::Wait::interrupted) impl.interrupted_now(message);
   if (waited == Impl::Wait::timeout) fail_now(message);
@@ -341,7 +344,8 @@ DeliveryReport Publisher::finish() {
       auto all_done = [&] { return impl.in_flight == 0; };
       auto waited = impl.wait_until_ready(all_done);
       if (waited == Impl::Wait::interrupted) {
-        impl.drain_until(all_done, std::min(impl.progress_deadline(), Clock::now() + kInterruptGrace));
+        impl.drain_until(all_done,
+                         std::min(impl.progress_deadline(), Clock::now() + kInterruptGrace));
         if (!all_done()) impl.give_up("not acknowledged before the interruption by a signal");
       } else if (waited == Impl::Wait::timeout) {
         impl.give_up(impl.timeout_reason());

@@ -335,13 +335,14 @@ int run(const cli::GlobalOptions& globals, const Options& options, const std::st
   pub::DeliveryReport report = publisher.finish();
   print_summary(counts, report, format, globals.quiet);
   if (interrupt::interrupted()) {
-    std::string text = position.empty() ? "interrupted before the first record"
-                                        : "interrupted after " + position;
+    std::string text =
+        position.empty() ? "interrupted before the first record" : "interrupted after " + position;
     text += "; later records were not sent";
     if (report.failed > 0) {
-      text += fmt::format("; {} message(s) not acknowledged or not sent saved to {} (re-send "
-                          "with: dtbus pub --jsonl < {})",
-                          report.failed, report.failed_out_path, report.failed_out_path);
+      text += fmt::format(
+          "; {} message(s) not acknowledged or not sent saved to {} (re-send "
+          "with: dtbus pub --jsonl < {})",
+          report.failed, report.failed_out_path, report.failed_out_path);
     }
     throw Error(ExitCode::interrupted, text);
   }

@@ -39,9 +39,12 @@ Template::Template(std::string_view raw) {
   };
   for (size_t i = 0; i < spec.size(); ++i) {
     char c = spec[i];
-    if (c == '}' ) {
-      if (i + 1 < spec.size() && spec[i + 1] == '}') ++i;
-      else throw Error(ExitCode::usage, "-F: single '}' at position " + std::to_string(i + 1) + " (write }} for a brace)");
+    if (c == '}') {
+      if (i + 1 < spec.size() && spec[i + 1] == '}')
+        ++i;
+      else
+        throw Error(ExitCode::usage, "-F: single '}' at position " + std::to_string(i + 1) +
+                                         " (write }} for a brace)");
       literal.push_back('}');
       continue;
     }
@@ -58,36 +61,57 @@ Template::Template(std::string_view raw) {
     if (close == std::string::npos) throw Error(ExitCode::usage, "-F: '{' without a closing '}'");
     std::string name = spec.substr(i + 1, close - i - 1);
     flush_literal();
-    if (name == "topic") segments_.push_back({Field::topic, {}, {}});
-    else if (name == "payload") segments_.push_back({Field::payload, {}, {}});
-    else if (name == "qos") segments_.push_back({Field::qos, {}, {}});
-    else if (name == "retain") segments_.push_back({Field::retain, {}, {}});
-    else if (name == "mid") segments_.push_back({Field::mid, {}, {}});
-    else if (name == "received_at") segments_.push_back({Field::received_at, {}, {}});
+    if (name == "topic")
+      segments_.push_back({Field::topic, {}, {}});
+    else if (name == "payload")
+      segments_.push_back({Field::payload, {}, {}});
+    else if (name == "qos")
+      segments_.push_back({Field::qos, {}, {}});
+    else if (name == "retain")
+      segments_.push_back({Field::retain, {}, {}});
+    else if (name == "mid")
+      segments_.push_back({Field::mid, {}, {}});
+    else if (name == "received_at")
+      segments_.push_back({Field::received_at, {}, {}});
     else if (name.rfind("payload.", 0) == 0 && name.size() > 8) {
       where::Condition path = where::parse(name.substr(8) + "=");
       segments_.push_back({Field::payload_path, {}, std::move(path.path)});
       needs_json_ = true;
     } else {
-      throw Error(ExitCode::usage, "-F: unknown field {" + name +
-                                       "} (topic, payload, qos, retain, mid, received_at, payload.<path>)");
+      throw Error(ExitCode::usage,
+                  "-F: unknown field {" + name +
+                      "} (topic, payload, qos, retain, mid, received_at, payload.<path>)");
     }
     i = close;
   }
   flush_literal();
 }
 
-void Template::render(std::string& out, const mqtt::ReceivedMessage& m, std::string_view received_at,
-                      const record::Json* payload) const {
+void Template::render(std::string& out, const mqtt::ReceivedMessage& m,
+                      std::string_view received_at, const record::Json* payload) const {
   for (const auto& s : segments_) {
     switch (s.field) {
-      case Field::literal: out += s.text; break;
-      case Field::topic: out += m.topic; break;
-      case Field::payload: out += m.payload; break;
-      case Field::qos: out += std::to_string(m.qos); break;
-      case Field::retain: out += m.retain ? "true" : "false"; break;
-      case Field::mid: out += std::to_string(m.mid); break;
-      case Field::received_at: out += received_at; break;
+      case Field::literal:
+        out += s.text;
+        break;
+      case Field::topic:
+        out += m.topic;
+        break;
+      case Field::payload:
+        out += m.payload;
+        break;
+      case Field::qos:
+        out += std::to_string(m.qos);
+        break;
+      case Field::retain:
+        out += m.retain ? "true" : "false";
+        break;
+      case Field::mid:
+        out += std::to_string(m.mid);
+        break;
+      case Field::received_at:
+        out += received_at;
+        break;
       case Field::payload_path:
         if (payload != nullptr) {
           if (const auto* value = where::lookup(*payload, s.path)) out += where::field_text(*value);
@@ -101,13 +125,14 @@ void Template::render(std::string& out, const mqtt::ReceivedMessage& m, std::str
 void append_text_line(std::string& out, const mqtt::ReceivedMessage& m,
                       std::chrono::system_clock::time_point received, TextStyle& style,
                       std::string_view marks) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(received.time_since_epoch()).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(received.time_since_epoch()).count();
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);
   std::tm local{};
   localtime_r(&seconds, &local);
   char clock[32];
-  std::snprintf(clock, sizeof clock, "%02d:%02d:%02d.%03d", local.tm_hour, local.tm_min, local.tm_sec,
-                static_cast<int>(ms % 1000));
+  std::snprintf(clock, sizeof clock, "%02d:%02d:%02d.%03d", local.tm_hour, local.tm_min,
+                local.tm_sec, static_cast<int>(ms % 1000));
   out += output::paint(clock, output::Color::gray, style.color);
   out += "  ";
   style.topic_width = std::min(kMaxTopicWidth, std::max(style.topic_width, m.topic.size()));
@@ -120,12 +145,13 @@ void append_text_line(std::string& out, const mqtt::ReceivedMessage& m,
   out += "  ";
   record::Json value = record::parse_json(m.payload);
   if (!value.is_discarded() && (value.is_object() || value.is_array())) {
-    std::string json = style.pretty ? "\n" + value.dump(2, ' ', false, record::Json::error_handler_t::replace)
-                                    : value.dump(-1, ' ', false, record::Json::error_handler_t::replace);
+    std::string json =
+        style.pretty ? "\n" + value.dump(2, ' ', false, record::Json::error_handler_t::replace)
+                     : value.dump(-1, ' ', false, record::Json::error_handler_t::replace);
     out += json;
   } else if (record::classify_payload(m.payload) == record::PayloadEncoding::base64) {
-    out += output::paint(record::base64_encode(m.payload) + " (" + std::to_string(m.payload.size()) +
-                             " bytes, base64)",
+    out += output::paint(record::base64_encode(m.payload) + " (" +
+                             std::to_string(m.payload.size()) + " bytes, base64)",
                          output::Color::magenta, style.color);
   } else {
     out += m.payload;

@@ -172,19 +172,24 @@ class Command {
 
  private:
   void prepare() {
-    if (o_.filters.empty()) throw Error(ExitCode::usage, "no topic filter: give -t FILTER or FILTER arguments");
+    if (o_.filters.empty())
+      throw Error(ExitCode::usage, "no topic filter: give -t FILTER or FILTER arguments");
     if (o_.no_retained && o_.retained_only) {
       throw Error(ExitCode::usage, "--no-retained and --retained-only exclude each other");
     }
-    if (o_.qos && (*o_.qos < 0 || *o_.qos > 2)) throw Error(ExitCode::usage, "-q must be 0, 1 or 2");
+    if (o_.qos && (*o_.qos < 0 || *o_.qos > 2))
+      throw Error(ExitCode::usage, "-q must be 0, 1 or 2");
     if (o_.count && *o_.count == 0) throw Error(ExitCode::usage, "-C must be at least 1");
-    if (o_.wait_s && *o_.wait_s <= 0) throw Error(ExitCode::usage, "-W must be a positive number of seconds");
+    if (o_.wait_s && *o_.wait_s <= 0)
+      throw Error(ExitCode::usage, "-W must be a positive number of seconds");
     if (!o_.validate.empty()) {
       validate_ = envelope::parse_kind(o_.validate);
-      if (validate_ == envelope::Kind::none) throw Error(ExitCode::usage, "--validate must be tracker or dt");
+      if (validate_ == envelope::Kind::none)
+        throw Error(ExitCode::usage, "--validate must be tracker or dt");
     }
     if (!o_.share.empty() && (o_.share.find_first_of("/+#") != std::string::npos)) {
-      throw Error(ExitCode::usage, "--share '" + o_.share + "': a group name cannot hold '/', '+' or '#'");
+      throw Error(ExitCode::usage,
+                  "--share '" + o_.share + "': a group name cannot hold '/', '+' or '#'");
     }
     conditions_ = where::parse_all(o_.where);
     if (o_.format_template) template_.emplace(*o_.format_template);
@@ -203,12 +208,14 @@ class Command {
       durable_ = true;
       settings.clean_session = false;
       settings.session_expiry = kDurableSessionExpiry;
-      if (qos_ == 0) spdlog::warn("--session with -q 0: the broker queues only QoS 1/2 messages while away");
+      if (qos_ == 0)
+        spdlog::warn("--session with -q 0: the broker queues only QoS 1/2 messages while away");
     }
     if (!o_.record_file.empty()) {
       record_ = std::fopen(o_.record_file.c_str(), "a");
       if (record_ == nullptr) {
-        throw Error(ExitCode::usage, "cannot open --record file '" + o_.record_file + "': " + std::strerror(errno));
+        throw Error(ExitCode::usage,
+                    "cannot open --record file '" + o_.record_file + "': " + std::strerror(errno));
       }
     }
     tty_ = output::is_tty(stdout);
@@ -324,7 +331,8 @@ class Command {
     std::vector<Item> batch;
     std::optional<Clock::time_point> deadline;
     if (o_.wait_s) {
-      deadline = started_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*o_.wait_s));
+      deadline = started_ + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(*o_.wait_s));
     }
     while (true) {
       if (interrupt::interrupted()) return "signal";
@@ -381,9 +389,12 @@ class Command {
                                       : envelope::validate(validate_, payload);
     }
     std::string received_at;
-    if (format_ != Format::text && format_ != Format::raw) received_at = record::rfc3339_ms(item.received);
+    if (format_ != Format::text && format_ != Format::raw)
+      received_at = record::rfc3339_ms(item.received);
     switch (format_) {
-      case Format::json: append_json(m, received_at, errors); break;
+      case Format::json:
+        append_json(m, received_at, errors);
+        break;
       case Format::raw:
         out_ += m.payload;
         out_.push_back('\n');
@@ -391,7 +402,9 @@ class Command {
       case Format::templated:
         template_->render(out_, m, received_at, payload.is_discarded() ? nullptr : &payload);
         break;
-      case Format::text: append_text_line(out_, m, item.received, style_, verdict(errors)); break;
+      case Format::text:
+        append_text_line(out_, m, item.received, style_, verdict(errors));
+        break;
     }
     if (record_ != nullptr) write_record(m, item.received);
     received_++;
@@ -440,8 +453,10 @@ class Command {
   void write_record(const mqtt::ReceivedMessage& m, SystemClock::time_point received) {
     line_.clear();
     record::append_record_line(line_, m, record::rfc3339_ms(received));
-    if (std::fwrite(line_.data(), 1, line_.size(), record_) != line_.size() || std::fflush(record_) != 0) {
-      throw Error(ExitCode::runtime, "cannot write --record file '" + o_.record_file + "': " + std::strerror(errno));
+    if (std::fwrite(line_.data(), 1, line_.size(), record_) != line_.size() ||
+        std::fflush(record_) != 0) {
+      throw Error(ExitCode::runtime,
+                  "cannot write --record file '" + o_.record_file + "': " + std::strerror(errno));
     }
   }
 
@@ -450,7 +465,8 @@ class Command {
     double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     double rate = seconds > 0 ? static_cast<double>(received_) / seconds : 0;
     char text[200];
-    std::snprintf(text, sizeof text, "dtbus sub: %llu messages in %.3f s (%.1f msg/s), %llu payload bytes\n",
+    std::snprintf(text, sizeof text,
+                  "dtbus sub: %llu messages in %.3f s (%.1f msg/s), %llu payload bytes\n",
                   static_cast<unsigned long long>(received_), seconds, rate,
                   static_cast<unsigned long long>(bytes_));
     std::fputs(text, stderr);
@@ -459,10 +475,12 @@ class Command {
   int finish_status(const std::string& reason) const {
     if (reason != "wait") return 0;
     if (o_.count && received_ < *o_.count) {
-      throw Error(ExitCode::timeout, "only " + std::to_string(received_) + " of " + std::to_string(*o_.count) +
-                                         " message(s) within " + seconds_text() + " s");
+      throw Error(ExitCode::timeout, "only " + std::to_string(received_) + " of " +
+                                         std::to_string(*o_.count) + " message(s) within " +
+                                         seconds_text() + " s");
     }
-    if (received_ == 0) throw Error(ExitCode::timeout, "no message within " + seconds_text() + " s");
+    if (received_ == 0)
+      throw Error(ExitCode::timeout, "no message within " + seconds_text() + " s");
     return 0;
   }
 

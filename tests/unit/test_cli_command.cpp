@@ -10,7 +10,8 @@ namespace {
 
 // Runs a Command over `args` (argv[0] added) and returns argv as it is afterwards, which is
 // what /proc/<pid>/cmdline shows.
-std::vector<std::string> argv_after_run(std::vector<std::string> args, std::string* seen = nullptr) {
+std::vector<std::string> argv_after_run(std::vector<std::string> args,
+                                        std::string* seen = nullptr) {
   args.insert(args.begin(), "dtbus-demo");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

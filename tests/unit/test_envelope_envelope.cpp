@@ -53,7 +53,8 @@ TEST(Envelope, RequiredOptions) {
 }
 
 TEST(Envelope, ValidationNamesProblems) {
-  auto errors = validate(Kind::tracker, Json::parse(R"({"trace_id":"nope","ts":"yesterday","kind":""})"));
+  auto errors =
+      validate(Kind::tracker, Json::parse(R"({"trace_id":"nope","ts":"yesterday","kind":""})"));
   ASSERT_EQ(errors.size(), 4u);
   EXPECT_EQ(errors[0], "\"trace_id\" is not a UUID");
   EXPECT_NE(errors[1].find("ISO 8601"), std::string::npos);

@@ -48,12 +48,19 @@ TEST(Record, BinaryIsBase64) {
 }
 
 TEST(Record, RoundTripsAreByteExact) {
-  const std::string payloads[] = {
-      R"({"b":1, "a":2.50})", R"({"z":{"y":[1,2,{"x":"é"}]},"a":-0.5})", "{ \"a\": 1 }\n",
-      "plain text", "tab\tand \"quotes\" and \\ backslash", std::string("nul\0inside", 10),
-      std::string("\xff\xfe\x00\x80", 4), "", "null", "123456789012345678901234567890",
-      "\xc3\x28",  // invalid UTF-8
-      "line1\nline2\r\n", "\x1b[31mred\x1b[0m"};
+  const std::string payloads[] = {R"({"b":1, "a":2.50})",
+                                  R"({"z":{"y":[1,2,{"x":"é"}]},"a":-0.5})",
+                                  "{ \"a\": 1 }\n",
+                                  "plain text",
+                                  "tab\tand \"quotes\" and \\ backslash",
+                                  std::string("nul\0inside", 10),
+                                  std::string("\xff\xfe\x00\x80", 4),
+                                  "",
+                                  "null",
+                                  "123456789012345678901234567890",
+                                  "\xc3\x28",  // invalid UTF-8
+                                  "line1\nline2\r\n",
+                                  "\x1b[31mred\x1b[0m"};
   for (const auto& p : payloads) EXPECT_EQ(round_trip(p), p) << "payload: " << p;
 }
 
@@ -94,11 +101,12 @@ TEST(Record, LineHasAllFields) {
   m.properties.user.push_back({"a", "2"});
   std::string line;
   append_record_line(line, m, "2026-01-02T03:04:05.678Z");
-  EXPECT_EQ(line,
-            R"({"topic":"a/b","payload":{"k":"v"},"payload_encoding":"json","qos":1,"retain":true,"mid":7,)"
-            R"("received_at":"2026-01-02T03:04:05.678Z","properties":{"content_type":"application/json",)"
-            R"("user_properties":{"a":["1","2"]}}})"
-            "\n");
+  EXPECT_EQ(
+      line,
+      R"({"topic":"a/b","payload":{"k":"v"},"payload_encoding":"json","qos":1,"retain":true,"mid":7,)"
+      R"("received_at":"2026-01-02T03:04:05.678Z","properties":{"content_type":"application/json",)"
+      R"("user_properties":{"a":["1","2"]}}})"
+      "\n");
   // to_record builds the same object.
   EXPECT_EQ(to_record(m, "2026-01-02T03:04:05.678Z").dump() + "\n", line);
   mqtt::ReceivedMessage back = to_message(parse_record(line));
@@ -124,7 +132,8 @@ TEST(Record, MalformedRecordsAreRejected) {
                std::invalid_argument);
   EXPECT_THROW(payload_bytes(Json::parse(R"({"payload":1,"payload_encoding":"utf8"})")),
                std::invalid_argument);
-  EXPECT_THROW(to_message(Json::parse(R"({"topic":"a","payload":"x","qos":3})")), std::invalid_argument);
+  EXPECT_THROW(to_message(Json::parse(R"({"topic":"a","payload":"x","qos":3})")),
+               std::invalid_argument);
 }
 
 TEST(Record, Base64) {

@@ -17,7 +17,7 @@ TEST(TopicPublish, RejectsWildcardsEmptyNulAndBadUtf8) {
   EXPECT_TRUE(topic::publish_topic_problem(""));
   EXPECT_TRUE(topic::publish_topic_problem(std::string("a\0b", 3)));
   EXPECT_TRUE(topic::publish_topic_problem("bad\xff"));
-  EXPECT_TRUE(topic::publish_topic_problem("\xc0\xaf"));  // overlong '/'
+  EXPECT_TRUE(topic::publish_topic_problem("\xc0\xaf"));      // overlong '/'
   EXPECT_TRUE(topic::publish_topic_problem("\xed\xa0\x80"));  // surrogate
   EXPECT_TRUE(topic::publish_topic_problem("trunc\xe2\x82"));
 }

@@ -61,7 +61,8 @@ TEST(TextLine, AlignedAndCompact) {
   auto first = out.substr(0, out.find('\n'));
   auto second = out.substr(out.find('\n') + 1);
   EXPECT_NE(first.find("tracker/events  q1 r  {\"a\":1}"), std::string::npos) << first;
-  EXPECT_NE(second.find("t               q1    /wE= (2 bytes, base64)"), std::string::npos) << second;
+  EXPECT_NE(second.find("t               q1    /wE= (2 bytes, base64)"), std::string::npos)
+      << second;
   EXPECT_EQ(first.find("\x1b["), std::string::npos);  // no colour unless asked
 }
 

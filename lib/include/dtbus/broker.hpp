@@ -33,9 +33,9 @@ struct ConnectionSettings {
   double connect_timeout = 10.0;
   double reconnect_interval = 5.0;  // base of the exponential backoff
   double token_refresh_margin = 30.0;
-  std::string topic_prefix;  // already empty when --no-prefix
+  std::string topic_prefix;                             // already empty when --no-prefix
   std::shared_ptr<auth::CredentialSource> credentials;  // null = anonymous
-  std::string token_provider;  // name, for messages only
+  std::string token_provider;                           // name, for messages only
 
   // Where to, for messages: "mqtt_local (localhost:1883)" / "localhost:1883"; no secrets.
   std::string describe() const;
@@ -44,7 +44,7 @@ struct ConnectionSettings {
 };
 
 struct Target {
-  config::Config config;                      // empty when no file
+  config::Config config;                         // empty when no file
   std::optional<config::BrokerSettings> broker;  // the chosen entry
   ConnectionSettings connection;
 };
@@ -54,7 +54,8 @@ struct Target {
 // throw Error(config) listing every diagnostic; warnings are logged.
 Target resolve(const cli::GlobalOptions& options, const std::string& command);
 // The same with a config already loaded (and its diagnostics already shown).
-Target resolve(const cli::GlobalOptions& options, const std::string& command, config::Config loaded);
+Target resolve(const cli::GlobalOptions& options, const std::string& command,
+               config::Config loaded);
 
 // Just the config part of resolve(), for commands that need no connection.
 config::Config load_config(const cli::GlobalOptions& options, bool required);

@@ -71,7 +71,7 @@ struct BrokerSettings {
   std::string topic_prefix;
   double token_refresh_margin = 30.0;
   int protocol = 5;
-  std::string token_provider;   // empty = none
+  std::string token_provider;     // empty = none
   std::string envelope = "none";  // none | dt | tracker
   Source source;
   std::optional<DlqSettings> dlq;
@@ -96,7 +96,7 @@ struct TokenProviderSettings {
 };
 
 struct Config {
-  std::string file;  // empty when no file was used
+  std::string file;                       // empty when no file was used
   std::vector<std::string> broker_order;  // names in file order
   std::map<std::string, BrokerSettings> brokers;
   std::map<std::string, TokenProviderSettings> token_providers;

@@ -36,11 +36,12 @@ struct OutgoingMessage {
 };
 
 struct DeliveryOptions {
-  size_t window = 1024;                        // max messages published but not yet acknowledged
-  std::chrono::milliseconds timeout{60'000};   // no acknowledgement progress for this long -> give up
-  std::optional<double> rate;                  // messages per second cap, nullopt = none
-  std::string failed_out;                      // file for unacknowledged messages ("" = default name)
-  std::string command = "pub";                 // for the default failed-out name dtbus-<cmd>-failed-<pid>.jsonl
+  size_t window = 1024;  // max messages published but not yet acknowledged
+  std::chrono::milliseconds timeout{
+      60'000};                  // no acknowledgement progress for this long -> give up
+  std::optional<double> rate;   // messages per second cap, nullopt = none
+  std::string failed_out;       // file for unacknowledged messages ("" = default name)
+  std::string command = "pub";  // for the default failed-out name dtbus-<cmd>-failed-<pid>.jsonl
 };
 
 struct DeliveryReport {

@@ -11,10 +11,10 @@
 namespace dtbus::sub {
 
 struct Options {
-  std::vector<std::string> filters;  // -t and positional
-  std::optional<int> qos;            // default 0, 1 with --session
-  std::optional<uint64_t> count;     // -C
-  std::optional<double> wait_s;      // -W
+  std::vector<std::string> filters;            // -t and positional
+  std::optional<int> qos;                      // default 0, 1 with --session
+  std::optional<uint64_t> count;               // -C
+  std::optional<double> wait_s;                // -W
   std::optional<std::string> format_template;  // -F
   bool pretty = false;
   bool no_retained = false;

@@ -24,7 +24,8 @@ Condition parse(std::string_view spec);
 std::vector<Condition> parse_all(const std::vector<std::string>& specs);
 
 // The value at `path`, or nullptr when absent.
-const nlohmann::ordered_json* lookup(const nlohmann::ordered_json& value, const std::vector<std::string>& path);
+const nlohmann::ordered_json* lookup(const nlohmann::ordered_json& value,
+                                     const std::vector<std::string>& path);
 const nlohmann::json* lookup(const nlohmann::json& value, const std::vector<std::string>& path);
 
 bool matches(const Condition& condition, const nlohmann::ordered_json& payload);
