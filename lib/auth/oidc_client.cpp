@@ -1,6 +1,7 @@
 // The token endpoint: OIDC discovery and the OAuth2 client-credentials grant over libcurl.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <map>
@@ -252,6 +253,9 @@ std::string basic_authorization(std::string_view client_id, std::string_view cli
   return "Basic " + base64_encode(form_encode(client_id) + ":" + form_encode(client_secret));
 }
 
+// Longer lifetimes are taken as this (the clock overflows near 292 years).
+constexpr double kLongestLifetimeSeconds = 10.0 * 365 * 24 * 3600;
+
 std::optional<TimePoint> response_expiry(const json& response, TimePoint now) {
   auto expires_in = response.find("expires_in");
   if (expires_in != response.end()) {
@@ -268,6 +272,8 @@ std::optional<TimePoint> response_expiry(const json& response, TimePoint now) {
       }
     }
     if (seconds && std::isfinite(*seconds) && *seconds >= 0) {
+      // A lifetime beyond the clock's range (1e300) would overflow it: ten years is "long".
+      seconds = std::min(*seconds, kLongestLifetimeSeconds);
       return now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                        std::chrono::duration<double>(*seconds));
     }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -29,6 +30,9 @@ json key_material(const config::TokenProviderSettings& provider) {
 }
 
 double to_epoch(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+
+// Seconds since the epoch the clock can hold (about ±292 years at nanoseconds; kept well inside).
+constexpr double kMaxEpochSeconds = 1e10;
 
 TimePoint from_epoch(double seconds) {
   return TimePoint(
@@ -141,7 +145,8 @@ std::optional<Token> Cache::load(const config::TokenProviderSettings& provider) 
   if (doc.is_discarded() || !doc.is_object() ||
       doc.value("key", json()) != key_material(provider) || !doc.contains("access_token") ||
       !doc["access_token"].is_string() || !doc.contains("expires_at") ||
-      !doc["expires_at"].is_number()) {
+      !doc["expires_at"].is_number() ||
+      !(std::fabs(doc["expires_at"].get<double>()) < kMaxEpochSeconds)) {
     spdlog::debug("token cache {}: not a usable entry, ignored", file.string());
     return std::nullopt;
   }

@@ -139,7 +139,11 @@ mqtt::ReceivedMessage to_message(const Json& record) {
   }
   message.payload = payload_bytes(record);
   if (const Json* qos = field(record, "qos"); qos != nullptr && !qos->is_null()) {
-    if (!qos->is_number_integer() || qos->get<int>() < 0 || qos->get<int>() > 2) {
+    // Read as a 64-bit value: an int would truncate 4294967297 to 1.
+    bool valid = qos->is_number_integer() &&
+                 (qos->is_number_unsigned() ? qos->get<uint64_t>() <= 2
+                                            : qos->get<int64_t>() >= 0 && qos->get<int64_t>() <= 2);
+    if (!valid) {
       throw std::invalid_argument("\"qos\" must be 0, 1 or 2");
     }
     message.qos = qos->get<int>();

@@ -25,9 +25,10 @@ EOF
 }
 
 teardown() {
-  cleanup_all
-  [[ -n ${SHM_STATE:-} ]] && rm -rf "$SHM_STATE"
-  return 0
+  local rc=0
+  cleanup_all || rc=$? # includes the secrets audit of the /dev/shm spool
+  [[ -z ${SHM_STATE:-} ]] || rm -rf "$SHM_STATE"
+  return "$rc"
 }
 
 # publish_dead_letters FROM TO — DLQ messages whose payloads are {"i":FROM}..{"i":TO}.

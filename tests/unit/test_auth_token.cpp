@@ -97,6 +97,11 @@ TEST(AuthTokenExpiry, ExpiresInNumberOrStringElseJwtExpElseUnknown) {
             Clock::from_time_t(1'900'000'000));
   EXPECT_FALSE(token::response_expiry(json{{"access_token", "opaque"}}, now));
   EXPECT_FALSE(token::response_expiry(json{{"expires_in", -5}, {"access_token", "opaque"}}, now));
+  // A lifetime past the clock's range is capped at ten years instead of overflowing it.
+  EXPECT_EQ(token::response_expiry(json{{"expires_in", 1e300}}, now),
+            now + std::chrono::hours(24 * 365 * 10));
+  EXPECT_EQ(token::response_expiry(json{{"expires_in", "1e30"}}, now),
+            now + std::chrono::hours(24 * 365 * 10));
 }
 
 TEST(AuthTokenExpiry, UsableUntilTheMarginBeforeExpiry) {

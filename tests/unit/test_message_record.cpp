@@ -134,6 +134,11 @@ TEST(Record, MalformedRecordsAreRejected) {
                std::invalid_argument);
   EXPECT_THROW(to_message(Json::parse(R"({"topic":"a","payload":"x","qos":3})")),
                std::invalid_argument);
+  // Not truncated to an int first (4294967297 would become 1).
+  EXPECT_THROW(to_message(Json::parse(R"({"topic":"a","payload":"x","qos":4294967297})")),
+               std::invalid_argument);
+  EXPECT_THROW(to_message(Json::parse(R"({"topic":"a","payload":"x","qos":-4294967295})")),
+               std::invalid_argument);
 }
 
 TEST(Record, Base64) {
