@@ -859,28 +859,24 @@ audit_secret() {
   printf '%s\t%s\n' "$name" "$value" >>"$_dtbus_adir/secrets"
 }
 
-# audit_allow FILE|DIR... — inputs the test wrote itself (a config or password file): not searched.
-audit_allow() {
-  local f
+# _dtbus_audit_list LIST FILE|DIR... — appends absolute paths to the audit's LIST file.
+_dtbus_audit_list() {
+  local list=$1 f
+  shift
   _dtbus_audit_dir
   mkdir -p "$_dtbus_adir"
   for f in "$@"; do
     [[ $f == /* ]] || f=$PWD/$f
-    printf '%s\n' "$f" >>"$_dtbus_adir/allow"
+    printf '%s\n' "$f" >>"$_dtbus_adir/$list"
   done
 }
 
+# audit_allow FILE|DIR... — inputs the test wrote itself (a config or password file): not searched.
+audit_allow() { _dtbus_audit_list allow "$@"; }
+
 # audit_allow_tokens FILE|DIR... — may hold access tokens (e.g. the stdout of a background
 # `dtbus token`), but no other secret.
-audit_allow_tokens() {
-  local f
-  _dtbus_audit_dir
-  mkdir -p "$_dtbus_adir"
-  for f in "$@"; do
-    [[ $f == /* ]] || f=$PWD/$f
-    printf '%s\n' "$f" >>"$_dtbus_adir/allow-tokens"
-  done
-}
+audit_allow_tokens() { _dtbus_audit_list allow-tokens "$@"; }
 
 # audit_allow_output — the current $output/$stderr may hold secrets (e.g. the test printed a file
 # it wrote); a later `run` is audited again.
