@@ -1,5 +1,6 @@
 #include "dtbus/output.hpp"
 
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -155,6 +156,12 @@ std::string to_yaml(const nlohmann::ordered_json& value) {
 void write_result(std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
+}
+
+bool reader_gone(std::FILE* stream) {
+  // No events asked for: poll() reports only POLLERR (a pipe without readers) and POLLHUP.
+  pollfd descriptor{fileno(stream), 0, 0};
+  return poll(&descriptor, 1, 0) == 1 && (descriptor.revents & (POLLERR | POLLHUP)) != 0;
 }
 
 void write_stdout(std::string_view text, bool flush) {

@@ -326,7 +326,7 @@ class Command {
     }
   }
 
-  // Returns why it stopped: "count", "wait", "signal", "retained".
+  // Returns why it stopped: "count", "wait", "signal", "retained", "reader" (stdout closed).
   std::string loop() {
     std::vector<Item> batch;
     std::optional<Clock::time_point> deadline;
@@ -354,6 +354,8 @@ class Command {
         stop_reason_ = "retained";  // the first live message, held by the network thread
         return stop_reason_;
       }
+      // `| head -1` read what it wanted and left: a quiet topic would never make a write fail.
+      if (output::reader_gone(stdout)) return "reader";
     }
   }
 

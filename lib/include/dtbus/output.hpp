@@ -30,6 +30,10 @@ std::string to_yaml(const nlohmann::ordered_json& value);
 // Writes and flushes; a closed stdout (EPIPE) ends the process quietly with status 0
 // (`dtbus sub | head -1` is a normal way to stop).
 void write_stdout(std::string_view text, bool flush = true);
+// True once nobody can read `stream` any more (the reader of a pipe exited, a socket or terminal
+// hung up), found without writing: a stream that waits for input must notice `| head -1`
+// leaving even when the last write went through before it left.
+bool reader_gone(std::FILE* stream);
 
 // Writes and flushes a command's final report (a summary printed before its exit status is
 // decided): a closed stdout is ignored, so that it cannot turn a failure into exit 0.
