@@ -1,6 +1,6 @@
 // dtbus config: validate, show and locate brokers.yaml.
-#include "dtbus/cli.hpp"
-#include "dtbus/config_command.hpp"
+#include "dtbus/cli/command.hpp"
+#include "dtbus/commands/config/config_command.hpp"
 
 int main(int argc, char** argv) {
   dtbus::cli::Command command("config", "Validate, show and locate brokers.yaml",

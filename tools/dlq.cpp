@@ -1,6 +1,6 @@
 // dtbus dlq: capture, inspect and recover dead-lettered events (SPEC §4 `dtbus dlq`).
-#include "dtbus/dlq.hpp"
-#include "dtbus/cli.hpp"
+#include "dtbus/cli/command.hpp"
+#include "dtbus/commands/dlq/dlq_command.hpp"
 
 namespace {
 

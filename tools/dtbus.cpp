@@ -1,3 +1,3 @@
-#include "dtbus/dispatch.hpp"
+#include "dtbus/cli/dispatch.hpp"
 
 int main(int argc, char** argv) { return dtbus::cli::dispatch(argc, argv); }

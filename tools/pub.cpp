@@ -1,6 +1,6 @@
 // dtbus pub: publish messages (SPEC §4).
-#include "dtbus/pub.hpp"
-#include "dtbus/cli.hpp"
+#include "dtbus/cli/command.hpp"
+#include "dtbus/commands/pub/pub_command.hpp"
 
 int main(int argc, char** argv) {
   dtbus::cli::Command command(

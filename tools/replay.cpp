@@ -1,6 +1,6 @@
 // dtbus replay: put recorded messages back on the bus, with their original timing or faster.
-#include "dtbus/replay.hpp"
-#include "dtbus/cli.hpp"
+#include "dtbus/cli/command.hpp"
+#include "dtbus/commands/replay/replay_command.hpp"
 
 int main(int argc, char** argv) {
   dtbus::cli::Command command(

@@ -1,6 +1,6 @@
 // dtbus sub: subscribe and print messages (SPEC §4).
-#include "dtbus/sub.hpp"
-#include "dtbus/cli.hpp"
+#include "dtbus/cli/command.hpp"
+#include "dtbus/commands/sub/sub_command.hpp"
 
 int main(int argc, char** argv) {
   dtbus::cli::Command command(

@@ -1,6 +1,6 @@
 // dtbus token: print an OAuth2 access token of a token provider.
-#include "dtbus/cli.hpp"
-#include "dtbus/token_command.hpp"
+#include "dtbus/cli/command.hpp"
+#include "dtbus/commands/token/token_command.hpp"
 
 int main(int argc, char** argv) {
   dtbus::cli::Command command(

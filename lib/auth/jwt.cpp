@@ -1,7 +1,9 @@
-#include "dtbus/jwt.hpp"
+#include "dtbus/auth/jwt.hpp"
 
-#include "dtbus/error.hpp"
-#include "dtbus/record.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/record.hpp"
+#include "dtbus/util/base64.hpp"
+#include "dtbus/util/json.hpp"
 
 namespace dtbus::jwt {
 namespace {
@@ -10,7 +12,7 @@ nlohmann::json decode_part(std::string_view part, const char* what) {
   auto bytes = base64url_decode(part);
   if (!bytes)
     throw Error(ExitCode::runtime, std::string("not a JWT: the ") + what + " is not base64url");
-  bool too_deep = record::nested_deeper_than(*bytes, record::kMaxJsonDepth);
+  bool too_deep = util::nested_deeper_than(*bytes, util::kMaxJsonDepth);
   nlohmann::json value = too_deep ? nlohmann::json(nlohmann::json::value_t::discarded)
                                   : nlohmann::json::parse(*bytes, nullptr, false);
   if (value.is_discarded() || !value.is_object()) {
@@ -22,8 +24,8 @@ nlohmann::json decode_part(std::string_view part, const char* what) {
 }  // namespace
 
 std::optional<std::string> base64url_decode(std::string_view text) {
-  // record::base64_decode accepts both alphabets and optional padding, as JWTs need.
-  return record::base64_decode(text);
+  // util::base64_decode accepts both alphabets and optional padding, as JWTs need.
+  return util::base64_decode(text);
 }
 
 Decoded decode(std::string_view token) {

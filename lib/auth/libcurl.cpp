@@ -1,10 +1,10 @@
-#include "auth/libcurl.hpp"
+#include "dtbus/auth/libcurl.hpp"
 
 #include <dlfcn.h>
 
 #include <string>
 
-#include "dtbus/error.hpp"
+#include "dtbus/core/error.hpp"
 
 namespace dtbus::token {
 namespace {

@@ -11,10 +11,10 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "auth/libcurl.hpp"
-#include "dtbus/error.hpp"
-#include "dtbus/jwt.hpp"
-#include "dtbus/token.hpp"
+#include "dtbus/auth/jwt.hpp"
+#include "dtbus/auth/libcurl.hpp"
+#include "dtbus/auth/token.hpp"
+#include "dtbus/core/error.hpp"
 #include "dtbus/version.hpp"
 
 namespace dtbus::token {

@@ -1,4 +1,4 @@
-#include "dtbus/auth.hpp"
+#include "dtbus/auth/credentials.hpp"
 
 namespace dtbus::auth {
 namespace {

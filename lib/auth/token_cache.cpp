@@ -12,8 +12,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "dtbus/error.hpp"
-#include "dtbus/token.hpp"
+#include "dtbus/auth/token.hpp"
+#include "dtbus/core/error.hpp"
 
 namespace dtbus::token {
 namespace {

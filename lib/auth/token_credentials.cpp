@@ -4,9 +4,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "dtbus/auth.hpp"
-#include "dtbus/error.hpp"
-#include "dtbus/token.hpp"
+#include "dtbus/auth/credentials.hpp"
+#include "dtbus/auth/token.hpp"
+#include "dtbus/core/error.hpp"
 
 namespace dtbus {
 namespace token {

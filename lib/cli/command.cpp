@@ -11,10 +11,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "dtbus/cli.hpp"
-#include "dtbus/docs.hpp"
-#include "dtbus/error.hpp"
-#include "dtbus/output.hpp"
+#include "dtbus/cli/command.hpp"
+#include "dtbus/cli/docs.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/util/terminal.hpp"
 #include "dtbus/version.hpp"
 
 namespace dtbus::cli {
@@ -136,9 +136,6 @@ void hide_in_argv(int argc, char** argv, const std::string& secret) {
 
 }  // namespace
 
-bool GlobalOptions::color_stdout() const { return output::use_color(stdout, no_color); }
-bool GlobalOptions::color_stderr() const { return output::use_color(stderr, no_color); }
-
 const std::vector<std::string>& global_options_with_value() {
   static const std::vector<std::string> names = {
       "-c",          "--config",         "-b",    "--broker",   "-o",         "--output",
@@ -153,14 +150,6 @@ const std::vector<std::string>& global_flags() {
   static const std::vector<std::string> names = {
       "-v", "--verbose", "-q", "--quiet", "--no-color", "--tls", "--insecure", "--no-prefix"};
   return names;
-}
-
-void print_error(const std::string& command, const std::string& message) {
-  std::string line = (command.empty() ? std::string("dtbus: ") : "dtbus " + command + ": ") +
-                     output::paint("error", output::Color::red, output::use_color(stderr, false)) +
-                     ": " + message + "\n";
-  std::fputs(line.c_str(), stderr);
-  std::fflush(stderr);
 }
 
 Command::Command(std::string name, std::string summary, std::vector<std::string> output_formats)
@@ -201,7 +190,7 @@ int Command::run(int argc, char** argv, const std::function<int()>& action) {
   } catch (const CLI::CallForVersion& e) {
     return app_.exit(e);
   } catch (const CLI::ParseError& e) {
-    print_error(name_, std::string(e.what()) + " (see 'dtbus " + name_ + " --help')");
+    dtbus::print_error(name_, std::string(e.what()) + " (see 'dtbus " + name_ + " --help')");
     return static_cast<int>(ExitCode::usage);
   }
   setup_logging(name_, globals_);
@@ -214,13 +203,13 @@ int Command::run(int argc, char** argv, const std::function<int()>& action) {
   try {
     return action();
   } catch (const Error& e) {
-    print_error(name_, e.what());
+    dtbus::print_error(name_, e.what());
     return e.exit_status();
   } catch (const CLI::ParseError& e) {
-    print_error(name_, e.what());
+    dtbus::print_error(name_, e.what());
     return static_cast<int>(ExitCode::usage);
   } catch (const std::exception& e) {
-    print_error(name_, e.what());
+    dtbus::print_error(name_, e.what());
     return static_cast<int>(ExitCode::runtime);
   }
 }

@@ -1,4 +1,4 @@
-#include "dtbus/dispatch.hpp"
+#include "dtbus/cli/dispatch.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,9 +12,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dtbus/cli.hpp"
-#include "dtbus/config.hpp"
-#include "dtbus/docs.hpp"
+#include "dtbus/cli/command.hpp"
+#include "dtbus/cli/docs.hpp"
+#include "dtbus/config/config.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/util/text.hpp"
 #include "dtbus/version.hpp"
 
 namespace dtbus::cli {
@@ -206,7 +208,7 @@ int dispatch(int argc, char** argv) {
     std::vector<std::string> names{"help", "completion"};
     for (const auto& c : builtin_commands()) names.push_back(c.name);
     for (const auto& p : plugins()) names.push_back(p);
-    auto guess = config::closest_match(command, names);
+    auto guess = util::closest_match(command, names);
     print_error("", "'" + command + "' is not a dtbus command" +
                         (guess ? " (did you mean '" + *guess + "'?)" : "") +
                         "; see 'dtbus --help'");

@@ -1,4 +1,4 @@
-#include "dtbus/docs.hpp"
+#include "dtbus/cli/docs.hpp"
 
 #include <algorithm>
 #include <sstream>

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "dtbus/config.hpp"
+#include "dtbus/config/config.hpp"
 
 namespace dtbus::config {
 namespace {

@@ -15,9 +15,10 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "config/paths.hpp"
-#include "dtbus/config.hpp"
-#include "dtbus/topic.hpp"
+#include "dtbus/config/config.hpp"
+#include "dtbus/config/paths.hpp"
+#include "dtbus/core/topic.hpp"
+#include "dtbus/util/text.hpp"
 
 namespace dtbus::config {
 
@@ -297,7 +298,7 @@ class Loader {
         std::vector<std::string> known;
         for (const auto& h : handlers) known.push_back(h.first);
         std::string message = "unknown key";
-        if (auto guess = closest_match(field.key, known)) {
+        if (auto guess = util::closest_match(field.key, known)) {
           message += " (did you mean " + quote(*guess) + "?)";
         }
         error(field.path, field.key_at, message);
@@ -395,7 +396,7 @@ class Loader {
       list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
     }
     std::string message = "expected " + list + ", got " + quote(*value);
-    if (auto guess = closest_match(*value, choices))
+    if (auto guess = util::closest_match(*value, choices))
       message += " (did you mean " + quote(*guess) + "?)";
     error(f.path, f.value_at, message);
   }
@@ -500,7 +501,7 @@ class Loader {
     }
   }
 
-  void source(const Field& section, Source& s) {
+  void source(const Field& section, envelope::Source& s) {
     // All scalars are strings here: app_version 1.0 must stay "1.0".
     walk(section.value, section.path, section.value_at,
          {{"app_key", [&](const Field& f) { read(f, s.app_key); }},
@@ -583,7 +584,7 @@ class Loader {
     for (const auto& [field, name] : references_) {
       if (config.token_providers.contains(name)) continue;
       std::string message = "no token provider named " + quote(name);
-      if (auto guess = closest_match(name, providers))
+      if (auto guess = util::closest_match(name, providers))
         message += " (did you mean " + quote(*guess) + "?)";
       error(field.path, field.value_at, message);
     }
@@ -606,7 +607,7 @@ class Loader {
     auto it = config.brokers.find(config.default_broker);
     if (it == config.brokers.end()) {
       std::string message = "no broker named " + quote(config.default_broker);
-      if (auto guess = closest_match(config.default_broker, config.broker_order)) {
+      if (auto guess = util::closest_match(config.default_broker, config.broker_order)) {
         message += " (did you mean " + quote(*guess) + "?)";
       }
       error(field.path, field.value_at, message);

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "dtbus/config.hpp"
+#include "dtbus/config/config.hpp"
 
 namespace dtbus::config::detail {
 

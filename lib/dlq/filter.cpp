@@ -3,11 +3,11 @@
 #include <cctype>
 #include <charconv>
 
-#include "dtbus/dlq.hpp"
-#include "dtbus/error.hpp"
-#include "dtbus/record.hpp"
-#include "dtbus/replay.hpp"
-#include "dtbus/topic.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/record.hpp"
+#include "dtbus/core/topic.hpp"
+#include "dtbus/dlq/filter.hpp"
+#include "dtbus/util/time.hpp"
 
 namespace dtbus::dlq {
 namespace {
@@ -25,7 +25,7 @@ std::string_view trim(std::string_view text) {
 }  // namespace
 
 std::optional<TimePoint> parse_timestamp(std::string_view text) {
-  auto ns = replay::parse_time(text);
+  auto ns = util::parse_time(text);
   if (!ns) return std::nullopt;
   return TimePoint(duration_cast<TimePoint::duration>(nanoseconds(*ns)));
 }

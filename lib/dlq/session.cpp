@@ -1,5 +1,5 @@
 // The durable DLQ session: where it is (brokers.yaml `dlq:`), attach, and pulling into the spool.
-#include "dlq/session.hpp"
+#include "dtbus/dlq/session.hpp"
 
 #include <unistd.h>
 
@@ -10,12 +10,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include "config/paths.hpp"
-#include "dtbus/connection.hpp"
-#include "dtbus/error.hpp"
-#include "dtbus/output.hpp"
-#include "dtbus/record.hpp"
-#include "dtbus/topic.hpp"
+#include "dtbus/config/paths.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/record.hpp"
+#include "dtbus/core/topic.hpp"
+#include "dtbus/mqtt/connection.hpp"
+#include "dtbus/mqtt/settings.hpp"
+#include "dtbus/target/target.hpp"
+#include "dtbus/util/json.hpp"
+#include "dtbus/util/terminal.hpp"
 
 namespace dtbus::dlq {
 namespace {
@@ -53,11 +56,11 @@ std::string barrier_nonce() {
 // PUBACK but writes it only after this callback returns (Connection runs the loop in its own
 // thread), so ending the process here leaves the message with the broker, which delivers it again
 // on the next pull. The content still goes to stderr, so that it is not hidden in any case.
-[[noreturn]] void abort_unspooled(const mqtt::ReceivedMessage& message, const std::string& why) {
+[[noreturn]] void abort_unspooled(const dtbus::ReceivedMessage& message, const std::string& why) {
   std::string line = "dtbus dlq: error: " + why +
                      "; stopping without acknowledging the message (the broker keeps it): ";
   try {
-    line += output::to_json_line(record::to_record(message));
+    line += util::to_json_line(record::to_record(message));
   } catch (...) {
     line += message.topic + " " + message.payload;
   }
@@ -69,9 +72,9 @@ std::string barrier_nonce() {
 
 }  // namespace
 
-Setup resolve_setup(const cli::GlobalOptions& globals) {
+Setup resolve_setup(const GlobalOptions& globals) {
   Setup setup;
-  setup.target = broker::resolve(globals, "dlq");
+  setup.target = target::resolve(globals, "dlq");
   setup.broker_name = setup.target.broker ? setup.target.broker->name : "default";
   config::DlqSettings dlq;
   if (setup.target.broker && setup.target.broker->dlq) {
@@ -93,8 +96,8 @@ Setup resolve_setup(const cli::GlobalOptions& globals) {
 
 namespace detail {
 
-broker::ConnectionSettings publish_settings(const Setup& setup, const cli::GlobalOptions& globals) {
-  broker::ConnectionSettings settings = setup.target.connection;
+mqtt::ConnectionSettings publish_settings(const Setup& setup, const GlobalOptions& globals) {
+  mqtt::ConnectionSettings settings = setup.target.connection;
   settings.clean_session = true;
   if (settings.client_id == setup.client_id || globals.client_id) {
     // -i names the durable session; publishing must not take that session over.
@@ -129,7 +132,7 @@ static void wait_for_backlog(mqtt::Connection& connection, const std::string& ba
 }
 
 PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
-  broker::ConnectionSettings settings = setup.target.connection;
+  mqtt::ConnectionSettings settings = setup.target.connection;
   settings.client_id = setup.client_id;
   settings.clean_session = false;
   settings.session_expiry = kNeverExpires;
@@ -143,7 +146,7 @@ PullReport pull(const Setup& setup, Spool& spool, bool subscribe) {
   const std::string nonce = barrier_nonce();
   std::atomic<bool> barrier_seen{false};
   mqtt::Handlers handlers;
-  handlers.on_message = [&](const mqtt::ReceivedMessage& message) {
+  handlers.on_message = [&](const dtbus::ReceivedMessage& message) {
     if (message.topic == barrier) {
       if (message.payload != nonce) {
         spdlog::debug("ignoring a barrier message left by an earlier, interrupted run");
@@ -228,29 +231,5 @@ OpenSpool open_spool(const Setup& setup, bool pull_first) {
 }
 
 }  // namespace detail
-
-int attach(const cli::GlobalOptions& globals, const std::string& format) {
-  Setup setup = resolve_setup(globals);
-  auto open = detail::open_spool(setup, false);
-  Spool& spool = *open.spool;
-  auto report = detail::pull(setup, spool, true);
-  spool.compact();
-  if (format == "json") {
-    nlohmann::json out = {{"client_id", setup.client_id},
-                          {"filter", setup.filter},
-                          {"broker", setup.target.connection.describe()},
-                          {"session_present", report.session_present},
-                          {"pulled", report.spooled},
-                          {"spool", spool.path()}};
-    output::write_stdout(output::to_json_line(out) + "\n");
-  } else {
-    output::write_stdout("attached session '" + setup.client_id + "' to '" + setup.filter +
-                         "' on " + setup.target.connection.describe() + " (" +
-                         (report.session_present ? "existing session" : "new session") + "); " +
-                         std::to_string(report.spooled) + " new dead letter(s) in " + spool.path() +
-                         "\n");
-  }
-  return 0;
-}
 
 }  // namespace dtbus::dlq

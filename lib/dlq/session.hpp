@@ -1,13 +1,27 @@
-// Private to lib/dlq: the durable DLQ session and the journal housekeeping shared by the commands.
+// The durable DLQ session and the journal housekeeping shared by the dlq commands.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "dtbus/dlq.hpp"
-#include "dtbus/spool.hpp"
+#include "dtbus/core/global_options.hpp"
+#include "dtbus/dlq/spool.hpp"
+#include "dtbus/mqtt/settings.hpp"
+#include "dtbus/target/target.hpp"
 
-namespace dtbus::dlq::detail {
+namespace dtbus::dlq {
+
+// Where the DLQ of the chosen broker lives (brokers.yaml `dlq:` or the defaults).
+struct Setup {
+  target::Target target;
+  std::string broker_name;  // entry name, "default" when only flags name the broker
+  std::string filter;       // dlq.topic with the broker's topic_prefix
+  std::string client_id;    // durable session (-i overrides dlq.client_id)
+  std::string spool_path;
+};
+Setup resolve_setup(const GlobalOptions& globals);
+
+namespace detail {
 
 struct PullReport {
   size_t received = 0;  // messages the broker handed over
@@ -30,10 +44,11 @@ OpenSpool open_spool(const Setup& setup, bool pull_first);
 
 // Connection settings for publishing (recover, retained clears): a clean session whose client id
 // never equals the durable one.
-broker::ConnectionSettings publish_settings(const Setup& setup, const cli::GlobalOptions& globals);
+mqtt::ConnectionSettings publish_settings(const Setup& setup, const GlobalOptions& globals);
 
 // Clears retained DLQ messages at the broker for recovered/purged entries not yet cleared
 // (empty retained publish), journaling each clear. Failures are warnings: retried next time.
-void clear_retained(const Setup& setup, const cli::GlobalOptions& globals, Spool& spool);
+void clear_retained(const Setup& setup, const GlobalOptions& globals, Spool& spool);
 
-}  // namespace dtbus::dlq::detail
+}  // namespace detail
+}  // namespace dtbus::dlq

@@ -1,4 +1,4 @@
-#include "dtbus/spool.hpp"
+#include "dtbus/dlq/spool.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -14,11 +14,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "dtbus/dlq.hpp"
-#include "dtbus/error.hpp"
-#include "dtbus/record.hpp"
-#include "dtbus/replay.hpp"
-#include "dtbus/topic.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/record.hpp"
+#include "dtbus/core/topic.hpp"
+#include "dtbus/dlq/filter.hpp"
+#include "dtbus/util/base64.hpp"
+#include "dtbus/util/json.hpp"
+#include "dtbus/util/time.hpp"
 
 namespace dtbus::dlq {
 namespace {
@@ -130,14 +132,14 @@ const char* state_name(State state) {
   return "pending";
 }
 
-Entry entry_from_message(const mqtt::ReceivedMessage& message) {
+Entry entry_from_message(const dtbus::ReceivedMessage& message) {
   Entry entry;
   entry.id = next_id();
   entry.dlq_topic = message.topic;
-  entry.received_at = record::now_rfc3339_ms();
+  entry.received_at = util::now_rfc3339_ms();
   entry.retained = message.retain;
   entry.user_properties = message.properties.user;
-  entry.body = record::parse_json(message.payload);
+  entry.body = util::parse_json(message.payload);
   if (!entry.body.is_discarded()) {
     entry.body_encoding = record::PayloadEncoding::json;
   } else if (topic::valid_utf8(message.payload)) {
@@ -145,7 +147,7 @@ Entry entry_from_message(const mqtt::ReceivedMessage& message) {
     entry.body = message.payload;
   } else {
     entry.body_encoding = record::PayloadEncoding::base64;
-    entry.body = record::base64_encode(message.payload);
+    entry.body = util::base64_encode(message.payload);
   }
   interpret(entry);
   return entry;
@@ -172,7 +174,7 @@ void interpret(Entry& entry) {
   if (auto ts = body.find("failure_timestamp"); ts != body.end() && !ts->is_null()) {
     // RFC 3339 text, or epoch seconds/milliseconds (unit by magnitude) as a number.
     letter.failure_timestamp = ts->is_string() ? ts->get<std::string>() : dump(*ts);
-    if (auto ns = replay::parse_time_json(*ts)) {
+    if (auto ns = util::parse_time_json(*ts)) {
       letter.failure_time =
           TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(*ns)));
     }
@@ -192,7 +194,7 @@ Json entry_record(const Entry& entry) {
   if (entry.retained) r["retained"] = true;
   if (entry.retained_cleared) r["retained_cleared"] = true;
   if (!entry.user_properties.empty()) {
-    mqtt::MessageProperties properties;
+    dtbus::MessageProperties properties;
     properties.user = entry.user_properties;
     r["properties"] = record::properties_to_json(properties);
   }
@@ -408,7 +410,7 @@ bool Spool::append(Entry entry) {
 void Spool::change(const std::vector<StateChange>& changes) {
   std::lock_guard lock(mutex_);
   std::string lines;
-  std::string at = record::now_rfc3339_ms();
+  std::string at = util::now_rfc3339_ms();
   for (const auto& c : changes) {
     Json r;
     r["id"] = c.id;
@@ -435,7 +437,7 @@ void Spool::mark_retained_cleared(const std::string& id) {
   Json r;
   r["id"] = id;
   r["retained_cleared"] = true;
-  r["at"] = record::now_rfc3339_ms();
+  r["at"] = util::now_rfc3339_ms();
   write_line(dump(r) + "\n", false);
   if (auto it = index_.find(id); it != index_.end()) entries_[it->second].retained_cleared = true;
 }

@@ -1,4 +1,4 @@
-#include "dtbus/connection.hpp"
+#include "dtbus/mqtt/connection.hpp"
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -15,8 +15,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "dtbus/error.hpp"
-#include "dtbus/topic.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/topic.hpp"
+#include "dtbus/mqtt/settings.hpp"
 
 namespace dtbus::mqtt {
 namespace {
@@ -141,13 +142,8 @@ void build_properties(const MessageProperties& in, PropertyList& out) {
 
 }  // namespace
 
-bool MessageProperties::empty() const {
-  return content_type.empty() && !message_expiry && !payload_is_utf8 && response_topic.empty() &&
-         correlation_data.empty() && user.empty();
-}
-
 struct Connection::Impl {
-  broker::ConnectionSettings settings;
+  mqtt::ConnectionSettings settings;
   Handlers handlers;
   mosquitto* mosq = nullptr;
   std::thread network;
@@ -467,7 +463,7 @@ struct Connection::Impl {
   }
 };
 
-Connection::Connection(broker::ConnectionSettings settings, Handlers handlers)
+Connection::Connection(mqtt::ConnectionSettings settings, Handlers handlers)
     : impl_(std::make_unique<Impl>()) {
   ensure_library();
   impl_->settings = std::move(settings);
@@ -683,7 +679,7 @@ void Connection::disconnect() {
   impl.network.join();
 }
 
-const broker::ConnectionSettings& Connection::settings() const { return impl_->settings; }
+const mqtt::ConnectionSettings& Connection::settings() const { return impl_->settings; }
 
 int Connection::reconnect_count() const { return impl_->reconnects.load(); }
 

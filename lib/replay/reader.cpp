@@ -4,9 +4,11 @@
 #include <cstring>
 #include <iostream>
 
-#include "dtbus/error.hpp"
-#include "dtbus/record.hpp"
-#include "dtbus/replay.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/record.hpp"
+#include "dtbus/replay/replay.hpp"
+#include "dtbus/util/json.hpp"
+#include "dtbus/util/time.hpp"
 
 namespace dtbus::replay {
 namespace {
@@ -121,13 +123,13 @@ record::Json Record::payload_json() const {
   auto encoding = json.find("payload_encoding");
   bool is_json = encoding == json.end() ? !payload.is_string() : *encoding == "json";
   if (is_json) return payload;
-  auto parsed = record::parse_json(this->payload);
+  auto parsed = util::parse_json(this->payload);
   return parsed.is_discarded() ? record::Json() : parsed;
 }
 
 Record parse_record(const std::string& text, bool time_required) {
   Record result;
-  mqtt::ReceivedMessage message;
+  dtbus::ReceivedMessage message;
   try {
     result.json = record::parse_record(text);
     message = record::to_message(result.json);
@@ -145,7 +147,7 @@ Record parse_record(const std::string& text, bool time_required) {
   for (const char* field : kTimeFields) {
     auto value = json.find(field);
     if (value == json.end() || value->is_null()) continue;
-    result.time_ns = parse_time_json(*value);
+    result.time_ns = util::parse_time_json(*value);
     if (!result.time_ns) {
       throw InvalidRecord(std::string("\"") + field + "\" is not a time: " + value->dump());
     }

@@ -5,8 +5,8 @@
 #include <cerrno>
 #include <cmath>
 
-#include "dtbus/interrupt.hpp"
-#include "dtbus/replay.hpp"
+#include "dtbus/replay/replay.hpp"
+#include "dtbus/util/interrupt.hpp"
 
 namespace dtbus::replay {
 namespace {

@@ -1,10 +1,10 @@
 // Which records are replayed (--since/--until, --topic, --kind, --where) and where to
-// (--topic-map). --where conditions are dtbus/where.hpp's, shared with sub.
+// (--topic-map). --where conditions are dtbus/core/where.hpp's, shared with sub.
 #include <algorithm>
 
-#include "dtbus/error.hpp"
-#include "dtbus/replay.hpp"
-#include "dtbus/topic.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/topic.hpp"
+#include "dtbus/replay/replay.hpp"
 
 namespace dtbus::replay {
 

@@ -45,9 +45,12 @@ teardown() {
   assert_equal "$(readlink "$LIBDIR/libdtbus.so")" "libdtbus.so.0"
   run -0 readelf -d "$LIBDIR/libdtbus.so.$VERSION"
   assert_output --partial "Library soname: [libdtbus.so.0]"
-  for header in "$DTBUS_SOURCE_DIR"/lib/include/dtbus/*.hpp; do
-    cmp "$header" "$PREFIX/include/dtbus/${header##*/}"
-  done
+  local header
+  while read -r header; do
+    cmp "$DTBUS_SOURCE_DIR/lib/$header" "$PREFIX/include/dtbus/$header"
+  done < <(grep -v '^#' "$DTBUS_SOURCE_DIR/lib/public-headers.txt")
+  # Only the curated API: no command-line or command headers.
+  [[ ! -e $PREFIX/include/dtbus/cli && ! -e $PREFIX/include/dtbus/commands ]]
   grep -qF "version = \"$VERSION\";" "$PREFIX/include/dtbus/version.hpp"
 }
 
@@ -102,7 +105,9 @@ teardown() {
   run -0 "${pc[@]}" --define-variable=prefix="$PREFIX" --cflags --libs dtbus
   local flags=$output
   cat >version.cpp <<'CPP'
-#include <dtbus/topic.hpp>
+#include <dtbus/core/topic.hpp>
+#include <dtbus/mqtt/connection.hpp>
+#include <dtbus/target/target.hpp>
 #include <dtbus/version.hpp>
 
 #include <iostream>
@@ -110,6 +115,10 @@ teardown() {
 int main() {
   // topic::matches is in libdtbus: the program must really link it.
   if (!dtbus::topic::matches("a/+", "a/b")) return 1;
+  // The curated API is whole: a connection's settings from the same resolution the tools use.
+  dtbus::GlobalOptions options;
+  options.host = "127.0.0.1";
+  if (dtbus::target::resolve(options, "app").connection.describe() != "127.0.0.1:1883") return 1;
   std::cout << "dtbus " << dtbus::version << "\n";
 }
 CPP

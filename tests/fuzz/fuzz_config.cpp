@@ -5,9 +5,9 @@
 #include <optional>
 #include <string>
 
-#include "dtbus/config.hpp"
-#include "dtbus/error.hpp"
-#include "dtbus/topic.hpp"
+#include "dtbus/config/config.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/topic.hpp"
 #include "fuzz_util.hpp"
 
 namespace {

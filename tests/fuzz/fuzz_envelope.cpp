@@ -1,10 +1,11 @@
-// Envelope validation (lib/envelope/envelope.cpp) on an untrusted MQTT payload, as
+// Envelope validation (lib/core/envelope.cpp) on an untrusted MQTT payload, as
 // `sub --validate` runs it on the network thread, and wrapping it as `pub --envelope` does:
 // what wrap() builds must pass validate().
 #include <string>
 
-#include "dtbus/envelope.hpp"
-#include "dtbus/replay.hpp"
+#include "dtbus/core/envelope.hpp"
+#include "dtbus/replay/replay.hpp"
+#include "dtbus/util/time.hpp"
 #include "fuzz_util.hpp"
 
 namespace {
@@ -47,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // within the years that parser can represent.
   if (envelope::is_iso8601(bytes)) {
     int year = std::stoi(std::string(bytes.substr(0, 4)));
-    check(year < 1700 || year > 2250 || dtbus::replay::parse_time(bytes).has_value(),
+    check(year < 1700 || year > 2250 || dtbus::util::parse_time(bytes).has_value(),
           "an ISO 8601 date-time is a time");
   }
   if (envelope::is_uuid(bytes)) check(bytes.size() == 36, "a UUID has 36 characters");

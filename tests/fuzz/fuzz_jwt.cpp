@@ -5,11 +5,13 @@
 #include <chrono>
 #include <string>
 
-#include "dtbus/error.hpp"
-#include "dtbus/jwt.hpp"
-#include "dtbus/output.hpp"
-#include "dtbus/record.hpp"
-#include "dtbus/token_command.hpp"
+#include "dtbus/auth/jwt.hpp"
+#include "dtbus/commands/token/token_command.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/record.hpp"
+#include "dtbus/util/base64.hpp"
+#include "dtbus/util/json.hpp"
+#include "dtbus/util/terminal.hpp"
 #include "fuzz_util.hpp"
 
 namespace {
@@ -21,8 +23,8 @@ void decode(std::string_view token) {
   try {
     jwt::Decoded decoded = jwt::decode(token);
     nlohmann::json doc = {{"header", decoded.header}, {"claims", decoded.claims}};
-    (void)dtbus::output::to_json_line(doc);
-    (void)dtbus::output::to_pretty_json(doc);
+    (void)dtbus::util::to_json_line(doc);
+    (void)dtbus::util::to_pretty_json(doc);
   } catch (const dtbus::Error& e) {
     // The token is a secret: messages never quote it. (Messages hold no digit, so a token with
     // one cannot be a mere coincidence of the fixed text.)
@@ -42,14 +44,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   decode(text);
 
   if (size_t newline = text.find('\n'); newline != std::string_view::npos) {
-    decode(dtbus::record::base64_encode(text.substr(0, newline)) + "." +
-           dtbus::record::base64_encode(text.substr(newline + 1)) + ".c2lnbmF0dXJl");
+    decode(dtbus::util::base64_encode(text.substr(0, newline)) + "." +
+           dtbus::util::base64_encode(text.substr(newline + 1)) + ".c2lnbmF0dXJl");
   }
 
   // The decoder reads back what the encoder writes.
   if (auto bytes = jwt::base64url_decode(text)) {
-    check(jwt::base64url_decode(dtbus::record::base64_encode(*bytes)) == bytes,
-          "base64 round trip");
+    check(jwt::base64url_decode(dtbus::util::base64_encode(*bytes)) == bytes, "base64 round trip");
   }
   return 0;
 }

@@ -1,6 +1,6 @@
-// JSON Lines message records (lib/message/record.cpp) as `pub --jsonl` and `replay` read them:
-// the input is a file of lines. It goes through pub's LineReader (lib/pub/line_reader.cpp) and
-// replay's Reader (lib/replay/reader.cpp), and each line through both record parsers, the
+// JSON Lines message records (lib/core/record.cpp) as `pub --jsonl` and `replay` read them:
+// the input is a file of lines. It goes through pub's LineReader (lib/commands/pub/line_reader.cpp)
+// and replay's Reader (lib/replay/reader.cpp), and each line through both record parsers, the
 // replay selection (--kind, --where, with the first line as the --where spec) and --topic-map.
 // Bad lines must only raise the exceptions the commands turn into "line N: ..." errors, and a
 // parsed record must survive the `sub -o json | pub --jsonl` round trip unchanged.
@@ -10,20 +10,21 @@
 #include <string>
 #include <vector>
 
-#include "dtbus/error.hpp"
-#include "dtbus/record.hpp"
-#include "dtbus/replay.hpp"
-#include "dtbus/topic.hpp"
-#include "dtbus/where.hpp"
+#include "dtbus/commands/pub/line_reader.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/record.hpp"
+#include "dtbus/core/topic.hpp"
+#include "dtbus/core/where.hpp"
+#include "dtbus/replay/replay.hpp"
+#include "dtbus/util/time.hpp"
 #include "fuzz_util.hpp"
-#include "pub/line_reader.hpp"
 
 namespace {
 
 using dtbus::fuzz::check;
 namespace record = dtbus::record;
 namespace replay = dtbus::replay;
-using dtbus::mqtt::ReceivedMessage;
+using dtbus::ReceivedMessage;
 
 // One in-memory file, rewritten per input; replay's Reader opens it by path.
 int input_fd() {
@@ -44,8 +45,7 @@ std::vector<std::string> split_lines(std::string_view text) {
   return lines;
 }
 
-bool same_properties(const dtbus::mqtt::MessageProperties& a,
-                     const dtbus::mqtt::MessageProperties& b) {
+bool same_properties(const dtbus::MessageProperties& a, const dtbus::MessageProperties& b) {
   if (a.user.size() != b.user.size()) return false;
   for (size_t i = 0; i < a.user.size(); ++i) {
     if (a.user[i].key != b.user[i].key || a.user[i].value != b.user[i].value) return false;
@@ -95,8 +95,8 @@ void replay_line(const std::string& line, const std::vector<dtbus::where::Condit
     (void)topic_map.apply(parsed.topic);
     if (parsed.time_ns) {
       // format_time() shows milliseconds; parsing it back gives the time to the millisecond.
-      std::string text = replay::format_time(*parsed.time_ns);
-      auto back = replay::parse_time(text);
+      std::string text = util::format_time(*parsed.time_ns);
+      auto back = util::parse_time(text);
       check(back.has_value(), "format_time() output parses");
       int64_t ms = *parsed.time_ns / 1'000'000 - (*parsed.time_ns % 1'000'000 < 0 ? 1 : 0);
       check(*back == ms * 1'000'000, "format_time() round trip to the millisecond");

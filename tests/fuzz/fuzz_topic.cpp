@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "dtbus/error.hpp"
-#include "dtbus/topic.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/topic.hpp"
 #include "fuzz_util.hpp"
 
 namespace {

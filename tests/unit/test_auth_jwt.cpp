@@ -1,8 +1,9 @@
 #include <gtest/gtest.h>
 
-#include "dtbus/error.hpp"
-#include "dtbus/jwt.hpp"
-#include "dtbus/record.hpp"
+#include "dtbus/auth/jwt.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/record.hpp"
+#include "dtbus/util/base64.hpp"
 
 using namespace dtbus;
 
@@ -70,7 +71,7 @@ TEST(AuthJwtExpiry, FromExpClaim) {
 TEST(AuthJwtExpiry, ExpOutsideTheClockRangeIsIgnored) {
   // Found by tests/fuzz/fuzz_jwt: converting exp to the nanosecond clock overflowed (UB).
   auto token = [](const std::string& claims) {
-    return record::base64_encode(R"({"alg":"none"})") + "." + record::base64_encode(claims) + ".";
+    return util::base64_encode(R"({"alg":"none"})") + "." + util::base64_encode(claims) + ".";
   };
   EXPECT_FALSE(jwt::expiry(token(R"({"exp":1e300})")));
   EXPECT_FALSE(jwt::expiry(token(R"({"exp":4.4419e21})")));
@@ -85,7 +86,7 @@ TEST(AuthJwtDecode, DeeplyNestedClaimsAreNotAJsonObject) {
   // The decoded claims are printed (token --decode): nesting must stay within the stack.
   std::string deep = R"({"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
   std::string token =
-      record::base64_encode(R"({"alg":"none"})") + "." + record::base64_encode(deep) + ".";
+      util::base64_encode(R"({"alg":"none"})") + "." + util::base64_encode(deep) + ".";
   EXPECT_THROW(jwt::decode(token), Error);
   EXPECT_FALSE(jwt::expiry(token));
 }

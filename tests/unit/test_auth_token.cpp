@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dtbus/token.hpp"
+#include "dtbus/auth/token.hpp"
 
 using namespace dtbus;
 using nlohmann::json;

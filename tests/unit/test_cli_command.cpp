@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "dtbus/cli.hpp"
+#include "dtbus/cli/command.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "dtbus/docs.hpp"
+#include "dtbus/cli/docs.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "dtbus/config.hpp"
+#include "dtbus/config/config.hpp"
 
 using dtbus::config::EnvLookup;
 using dtbus::config::expand_env;

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <map>
 
-#include "dtbus/config.hpp"
+#include "dtbus/config/config.hpp"
 
 namespace fs = std::filesystem;
 using namespace dtbus::config;

@@ -6,12 +6,13 @@
 #include <fstream>
 #include <map>
 
-#include "dtbus/config.hpp"
+#include "dtbus/config/config.hpp"
+#include "dtbus/util/text.hpp"
 
 namespace fs = std::filesystem;
-using dtbus::config::closest_match;
 using dtbus::config::EnvLookup;
 using dtbus::config::find_config;
+using dtbus::util::closest_match;
 
 namespace {
 

@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "dtbus/dlq.hpp"
-#include "dtbus/error.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/dlq/filter.hpp"
 
 using namespace dtbus::dlq;
 using namespace std::chrono;
@@ -18,7 +18,7 @@ TimePoint utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0) 
 }
 
 Entry make(const std::string& body, const std::string& received_at = "2024-05-01T00:00:00.000Z") {
-  dtbus::mqtt::ReceivedMessage m;
+  dtbus::ReceivedMessage m;
   m.topic = "tracker/dlq/x";
   m.payload = body;
   Entry e = entry_from_message(m);

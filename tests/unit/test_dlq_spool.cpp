@@ -8,8 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include "dtbus/error.hpp"
-#include "dtbus/spool.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/dlq/spool.hpp"
 
 namespace fs = std::filesystem;
 using namespace dtbus::dlq;
@@ -28,7 +28,7 @@ class SpoolTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   static Entry letter(const std::string& topic, const std::string& body, bool retained = false) {
-    dtbus::mqtt::ReceivedMessage m;
+    dtbus::ReceivedMessage m;
     m.topic = topic;
     m.payload = body;
     m.qos = 1;
@@ -236,7 +236,7 @@ TEST_F(SpoolTest, RetainedCopiesOfTheSameMessageAreSpooledOnce) {
 }
 
 TEST_F(SpoolTest, BodyKeyOrderAndUserPropertiesSurviveTheJournal) {
-  dtbus::mqtt::ReceivedMessage m;
+  dtbus::ReceivedMessage m;
   m.topic = "tracker/dlq/a";
   m.payload =
       R"({"payload":{"z":1,"a":[true,null],"m":"é"},"original_topic":"a","failure_reason":"r"})";

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "dtbus/error.hpp"
-#include "dtbus/replay.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/replay/replay.hpp"
 
 using dtbus::replay::InvalidRecord;
 using dtbus::replay::Line;

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "dtbus/replay.hpp"
+#include "dtbus/replay/replay.hpp"
 
 using namespace std::chrono_literals;
 using dtbus::replay::Scheduler;

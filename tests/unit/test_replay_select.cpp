@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "dtbus/error.hpp"
-#include "dtbus/replay.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/replay/replay.hpp"
 
 using dtbus::replay::InvalidRecord;
 using dtbus::replay::parse_record;

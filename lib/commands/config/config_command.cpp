@@ -1,0 +1,238 @@
+#include "dtbus/commands/config/config_command.hpp"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "dtbus/config/config.hpp"
+#include "dtbus/core/error.hpp"
+#include "dtbus/mqtt/connection.hpp"
+#include "dtbus/target/target.hpp"
+#include "dtbus/util/json.hpp"
+#include "dtbus/util/terminal.hpp"
+
+namespace dtbus::config_command {
+namespace {
+
+// ordered: reports keep the field order of SPEC §4.
+using json = nlohmann::ordered_json;
+constexpr const char* kMasked = "***";
+
+json diagnostic_json(const config::Diagnostic& d) {
+  return {
+      {"path", d.path}, {"line", d.where.line}, {"column", d.where.column}, {"message", d.message}};
+}
+
+json secret(const std::string& value) { return value.empty() ? json(nullptr) : json(kMasked); }
+
+json broker_json(const config::BrokerSettings& b) {
+  json config = {
+      {"host", b.host},
+      {"port", b.port},
+      {"client_id", b.client_id ? json(*b.client_id) : json(nullptr)},
+      {"username", b.username.empty() ? json(nullptr) : json(b.username)},
+      {"password", secret(b.password)},
+      {"use_tls", b.use_tls},
+      {"ca_certs", b.ca_certs.empty() ? json(nullptr) : json(b.ca_certs)},
+      {"certfile", b.certfile.empty() ? json(nullptr) : json(b.certfile)},
+      {"keyfile", b.keyfile.empty() ? json(nullptr) : json(b.keyfile)},
+      {"verify_cert", b.verify_cert},
+      {"keepalive", b.keepalive},
+      {"clean_session", b.clean_session},
+      {"reconnect_interval", b.reconnect_interval},
+      {"topic_prefix", b.topic_prefix},
+      {"token_refresh_margin", b.token_refresh_margin},
+      {"protocol", b.protocol},
+  };
+  json entry = {{"class", b.class_name}, {"enabled", b.enabled}, {"config", config}};
+  if (!b.token_provider.empty()) entry["token_provider"] = b.token_provider;
+  entry["envelope"] = b.envelope;
+  if (!b.source.app_key.empty() || !b.source.module.empty()) {
+    entry["source"] = {{"app_key", b.source.app_key},
+                       {"app_version", b.source.app_version},
+                       {"module", b.source.module}};
+  }
+  if (b.dlq)
+    entry["dlq"] = {
+        {"topic", b.dlq->topic}, {"client_id", b.dlq->client_id}, {"spool", b.dlq->spool}};
+  return entry;
+}
+
+json provider_json(const config::TokenProviderSettings& p) {
+  return {{"type", p.type},
+          {"base_url", p.base_url.empty() ? json(nullptr) : json(p.base_url)},
+          {"token_url", p.token_url.empty() ? json(nullptr) : json(p.token_url)},
+          {"client_id", p.client_id},
+          {"client_secret", secret(p.client_secret)},
+          {"scope", p.scope},
+          {"audience", p.audience.empty() ? json(nullptr) : json(p.audience)},
+          {"auth_method", p.auth_method},
+          {"ca_certs", p.ca_certs.empty() ? json(nullptr) : json(p.ca_certs)},
+          {"timeout", p.timeout},
+          {"username", p.username},
+          {"token_field", p.token_field}};
+}
+
+struct ConnectOutcome {
+  bool ok = false;
+  double latency_ms = 0;
+  std::string error;
+  ExitCode code = ExitCode::ok;
+};
+
+ConnectOutcome try_connect(const GlobalOptions& globals, const config::Config& cfg,
+                           const std::string& broker) {
+  ConnectOutcome outcome;
+  GlobalOptions options = globals;
+  options.broker = broker;
+  try {
+    auto target = target::resolve(options, "config", cfg);
+    mqtt::Connection connection(target.connection, {});
+    connection.connect();
+    outcome.latency_ms = static_cast<double>(connection.connect_latency().count()) / 1000.0;
+    connection.disconnect();
+    outcome.ok = true;
+  } catch (const Error& e) {
+    outcome.error = e.what();
+    outcome.code = e.code();
+  }
+  return outcome;
+}
+
+}  // namespace
+
+int test(const GlobalOptions& globals, const TestOptions& options, const std::string& format) {
+  auto env = config::process_env();
+  auto lookup = config::find_config(globals.config_file, env);
+  if (!lookup.path) {
+    std::string searched;
+    for (const auto& s : lookup.searched) searched += (searched.empty() ? "" : ", ") + s;
+    throw Error(ExitCode::config, "no config file found (searched " + searched + ")");
+  }
+  config::LoadOptions load_options;
+  load_options.strict = options.strict;
+  auto result = config::load_file(*lookup.path, load_options);
+  const auto& cfg = result.config;
+  bool valid = result.ok();
+  bool color = globals.color_stdout();
+
+  // Which brokers to connect to: -b, --all, else the default (or all enabled when none).
+  std::vector<std::string> selected;
+  if (globals.broker) {
+    if (!cfg.brokers.count(*globals.broker)) {
+      throw Error(ExitCode::config, "no broker named '" + *globals.broker + "' in " + *lookup.path);
+    }
+    selected.push_back(*globals.broker);
+  } else {
+    for (const auto& name : cfg.broker_order) {
+      bool wanted = options.all || cfg.default_broker.empty() || name == cfg.default_broker;
+      if (wanted) selected.push_back(name);
+    }
+  }
+
+  ExitCode exit = valid ? ExitCode::ok : ExitCode::config;
+  json report = {{"file", *lookup.path},
+                 {"valid", valid},
+                 {"errors", json::array()},
+                 {"warnings", json::array()},
+                 {"brokers", json::array()}};
+  for (const auto& d : result.errors()) report["errors"].push_back(diagnostic_json(d));
+  for (const auto& d : result.warnings()) report["warnings"].push_back(diagnostic_json(d));
+
+  std::string text;
+  for (const auto& d : result.diagnostics) {
+    std::string line = d.format();
+    bool is_error = d.severity == config::Diagnostic::Severity::error;
+    auto label = is_error ? std::string(": error: ") : std::string(": warning: ");
+    if (auto at = line.find(label); at != std::string::npos && color) {
+      line.replace(at, label.size(),
+                   ": " +
+                       util::paint(is_error ? "error" : "warning",
+                                   is_error ? util::Color::red : util::Color::yellow, true) +
+                       ": ");
+    }
+    text += line + "\n";
+  }
+
+  for (const auto& name : cfg.broker_order) {
+    const auto& b = cfg.brokers.at(name);
+    json entry = {{"name", name}, {"enabled", b.enabled}, {"host", b.host}, {"port", b.port}};
+    bool want_connect = options.connect && valid && b.enabled &&
+                        std::find(selected.begin(), selected.end(), name) != selected.end();
+    std::string status;
+    if (want_connect) {
+      auto outcome = try_connect(globals, cfg, name);
+      entry["connect"] = {{"ok", outcome.ok},
+                          {"latency_ms", outcome.ok ? json(outcome.latency_ms) : json(nullptr)},
+                          {"error", outcome.ok ? json(nullptr) : json(outcome.error)}};
+      if (outcome.ok) {
+        char latency[64];
+        std::snprintf(latency, sizeof(latency), "connected in %.1f ms", outcome.latency_ms);
+        status = util::paint(latency, util::Color::green, color);
+      } else {
+        status = util::paint("cannot connect: " + outcome.error, util::Color::red, color);
+        // Refused credentials outrank an unreachable broker: both need fixing, auth is specific.
+        if (exit == ExitCode::ok || (exit == ExitCode::connect && outcome.code == ExitCode::auth)) {
+          exit = outcome.code == ExitCode::auth ? ExitCode::auth : ExitCode::connect;
+        }
+      }
+    } else {
+      status = b.enabled ? "" : util::paint("disabled", util::Color::gray, color);
+    }
+    report["brokers"].push_back(entry);
+    char line[512];
+    std::snprintf(line, sizeof(line), "  %-20s %s:%d%s%s", name.c_str(), b.host.c_str(), b.port,
+                  name == cfg.default_broker ? " (default)" : "", status.empty() ? "" : "  ");
+    text += line + status + "\n";
+  }
+  auto errors = result.errors().size();
+  auto warnings = result.warnings().size();
+  text += *lookup.path + ": " +
+          (valid ? util::paint("valid", util::Color::green, color)
+                 : util::paint("invalid", util::Color::red, color)) +
+          " (" + std::to_string(errors) + " error" + (errors == 1 ? "" : "s") + ", " +
+          std::to_string(warnings) + " warning" + (warnings == 1 ? "" : "s") + ")\n";
+
+  // A closed stdout must not turn an invalid config or a failed connect into exit 0.
+  util::write_result(format == "json" ? util::to_json_line(report) + "\n" : text);
+  return static_cast<int>(exit);
+}
+
+int show(const GlobalOptions& globals, const std::string& format) {
+  auto cfg = target::load_config(globals, true);
+  json doc = {{"file", cfg.file}, {"brokers", json::object()}};
+  for (const auto& name : cfg.broker_order) {
+    if (globals.broker && name != *globals.broker) continue;
+    doc["brokers"][name] = broker_json(cfg.brokers.at(name));
+  }
+  if (globals.broker && doc["brokers"].empty()) {
+    throw Error(ExitCode::config, "no broker named '" + *globals.broker + "' in " + cfg.file);
+  }
+  if (!cfg.token_providers.empty()) {
+    doc["token_providers"] = json::object();
+    for (const auto& [name, provider] : cfg.token_providers)
+      doc["token_providers"][name] = provider_json(provider);
+  }
+  doc["default_broker"] = cfg.default_broker.empty() ? json(nullptr) : json(cfg.default_broker);
+  util::write_stdout(format == "json" ? util::to_pretty_json(doc) + "\n" : util::to_yaml(doc));
+  return 0;
+}
+
+int path(const GlobalOptions& globals, const std::string& format) {
+  auto lookup = config::find_config(globals.config_file, config::process_env());
+  if (format == "json") {
+    json doc = {{"path", lookup.path ? json(*lookup.path) : json(nullptr)},
+                {"reason", lookup.reason},
+                {"searched", lookup.searched}};
+    util::write_stdout(util::to_json_line(doc) + "\n");
+  } else if (lookup.path) {
+    util::write_stdout(*lookup.path + "\t" + lookup.reason + "\n");
+  } else {
+    std::string text = "no config file found; searched:\n";
+    for (const auto& s : lookup.searched) text += "  " + s + "\n";
+    util::write_stdout(text);
+  }
+  return lookup.path ? 0 : static_cast<int>(ExitCode::config);
+}
+
+}  // namespace dtbus::config_command

@@ -1,0 +1,168 @@
+#include "dtbus/commands/sub/format.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/where.hpp"
+#include "dtbus/util/base64.hpp"
+#include "dtbus/util/json.hpp"
+#include "dtbus/util/terminal.hpp"
+
+namespace dtbus::sub {
+namespace {
+
+constexpr size_t kMaxTopicWidth = 48;
+
+std::string unescape(std::string_view spec) {
+  std::string out;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] == '\\' && i + 1 < spec.size()) {
+      char next = spec[i + 1];
+      if (next == 'n' || next == 't' || next == '\\') {
+        out.push_back(next == 'n' ? '\n' : next == 't' ? '\t' : '\\');
+        ++i;
+        continue;
+      }
+    }
+    out.push_back(spec[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Template::Template(std::string_view raw) {
+  std::string spec = unescape(raw);
+  std::string literal;
+  auto flush_literal = [&] {
+    if (!literal.empty()) segments_.push_back({Field::literal, std::move(literal), {}});
+    literal.clear();
+  };
+  for (size_t i = 0; i < spec.size(); ++i) {
+    char c = spec[i];
+    if (c == '}') {
+      if (i + 1 < spec.size() && spec[i + 1] == '}')
+        ++i;
+      else
+        throw Error(ExitCode::usage, "-F: single '}' at position " + std::to_string(i + 1) +
+                                         " (write }} for a brace)");
+      literal.push_back('}');
+      continue;
+    }
+    if (c != '{') {
+      literal.push_back(c);
+      continue;
+    }
+    if (i + 1 < spec.size() && spec[i + 1] == '{') {
+      literal.push_back('{');
+      ++i;
+      continue;
+    }
+    size_t close = spec.find('}', i);
+    if (close == std::string::npos) throw Error(ExitCode::usage, "-F: '{' without a closing '}'");
+    std::string name = spec.substr(i + 1, close - i - 1);
+    flush_literal();
+    if (name == "topic")
+      segments_.push_back({Field::topic, {}, {}});
+    else if (name == "payload")
+      segments_.push_back({Field::payload, {}, {}});
+    else if (name == "qos")
+      segments_.push_back({Field::qos, {}, {}});
+    else if (name == "retain")
+      segments_.push_back({Field::retain, {}, {}});
+    else if (name == "mid")
+      segments_.push_back({Field::mid, {}, {}});
+    else if (name == "received_at")
+      segments_.push_back({Field::received_at, {}, {}});
+    else if (name.rfind("payload.", 0) == 0 && name.size() > 8) {
+      where::Condition path = where::parse(name.substr(8) + "=");
+      segments_.push_back({Field::payload_path, {}, std::move(path.path)});
+      needs_json_ = true;
+    } else {
+      throw Error(ExitCode::usage,
+                  "-F: unknown field {" + name +
+                      "} (topic, payload, qos, retain, mid, received_at, payload.<path>)");
+    }
+    i = close;
+  }
+  flush_literal();
+}
+
+void Template::render(std::string& out, const dtbus::ReceivedMessage& m,
+                      std::string_view received_at, const record::Json* payload) const {
+  for (const auto& s : segments_) {
+    switch (s.field) {
+      case Field::literal:
+        out += s.text;
+        break;
+      case Field::topic:
+        out += m.topic;
+        break;
+      case Field::payload:
+        out += m.payload;
+        break;
+      case Field::qos:
+        out += std::to_string(m.qos);
+        break;
+      case Field::retain:
+        out += m.retain ? "true" : "false";
+        break;
+      case Field::mid:
+        out += std::to_string(m.mid);
+        break;
+      case Field::received_at:
+        out += received_at;
+        break;
+      case Field::payload_path:
+        if (payload != nullptr) {
+          if (const auto* value = where::lookup(*payload, s.path)) out += where::field_text(*value);
+        }
+        break;
+    }
+  }
+  out.push_back('\n');
+}
+
+void append_text_line(std::string& out, const dtbus::ReceivedMessage& m,
+                      std::chrono::system_clock::time_point received, TextStyle& style,
+                      std::string_view marks) {
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(received.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  char clock[32];
+  std::snprintf(clock, sizeof clock, "%02d:%02d:%02d.%03d", local.tm_hour, local.tm_min,
+                local.tm_sec, static_cast<int>(ms % 1000));
+  out += util::paint(clock, util::Color::gray, style.color);
+  out += "  ";
+  style.topic_width = std::min(kMaxTopicWidth, std::max(style.topic_width, m.topic.size()));
+  std::string topic = m.topic;
+  if (topic.size() < style.topic_width) topic.append(style.topic_width - topic.size(), ' ');
+  out += util::paint(topic, util::Color::cyan, style.color);
+  std::string flags = "q" + std::to_string(m.qos) + (m.retain ? " r" : "  ");
+  out += "  ";
+  out += util::paint(flags, util::Color::yellow, style.color);
+  out += "  ";
+  record::Json value = util::parse_json(m.payload);
+  if (!value.is_discarded() && (value.is_object() || value.is_array())) {
+    std::string json =
+        style.pretty ? "\n" + value.dump(2, ' ', false, record::Json::error_handler_t::replace)
+                     : value.dump(-1, ' ', false, record::Json::error_handler_t::replace);
+    out += json;
+  } else if (record::classify_payload(m.payload) == record::PayloadEncoding::base64) {
+    out += util::paint(util::base64_encode(m.payload) + " (" + std::to_string(m.payload.size()) +
+                           " bytes, base64)",
+                       util::Color::magenta, style.color);
+  } else {
+    out += m.payload;
+  }
+  if (!marks.empty()) {
+    out += "  ";
+    out += marks;
+  }
+  out.push_back('\n');
+}
+
+}  // namespace dtbus::sub

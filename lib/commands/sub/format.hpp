@@ -1,0 +1,49 @@
+// Rendering of received messages for `sub`: -F templates and the human text line.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dtbus/core/record.hpp"
+#include "dtbus/mqtt/connection.hpp"
+
+namespace dtbus::sub {
+
+// A -F template: {topic} {payload} {qos} {retain} {mid} {received_at} {payload.<dotted path>},
+// {{ and }} for braces, \t \n \\ escapes. Parsing throws Error(usage) naming the problem.
+class Template {
+ public:
+  explicit Template(std::string_view spec);
+  // True when a {payload.<path>} field needs the payload parsed as JSON.
+  bool needs_json() const { return needs_json_; }
+  // Appends one rendered line (with '\n'); `payload` is the parsed payload or nullptr.
+  void render(std::string& out, const dtbus::ReceivedMessage& message, std::string_view received_at,
+              const record::Json* payload) const;
+
+ private:
+  enum class Field { literal, topic, payload, qos, retain, mid, received_at, payload_path };
+  struct Segment {
+    Field field;
+    std::string text;               // literal text
+    std::vector<std::string> path;  // payload_path
+  };
+  std::vector<Segment> segments_;
+  bool needs_json_ = false;
+};
+
+struct TextStyle {
+  bool color = false;
+  bool pretty = false;
+  size_t topic_width = 0;  // grows with the longest topic seen (capped), keeps columns aligned
+};
+
+// "HH:MM:SS.mmm  topic  q1 r  payload" (local time), compact JSON or indented with pretty;
+// non-UTF-8 payloads as base64 with their size. `marks` is appended after the payload
+// (e.g. the --validate verdict).
+void append_text_line(std::string& out, const dtbus::ReceivedMessage& message,
+                      std::chrono::system_clock::time_point received, TextStyle& style,
+                      std::string_view marks = {});
+
+}  // namespace dtbus::sub

@@ -1,0 +1,134 @@
+// brokers.yaml: lookup, env expansion (SPEC §3), parsing and validation.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dtbus/core/envelope.hpp"
+#include "dtbus/util/export.hpp"
+
+DTBUS_PUBLIC_BEGIN
+
+namespace dtbus::config {
+
+// Looks up an environment variable; std::nullopt when unset. Injected so tests need no real env.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup process_env();
+
+struct Location {
+  std::string file;
+  int line = 0;    // 1-based, 0 = unknown
+  int column = 0;  // 1-based, 0 = unknown
+};
+
+struct Diagnostic {
+  enum class Severity { error, warning };
+  Severity severity = Severity::error;
+  std::string path;  // field path, e.g. brokers.mqtt_local.config.port
+  Location where;
+  std::string message;
+  // "file:line:col: error: path: message" (SPEC §4 config text form)
+  std::string format() const;
+};
+
+// ---- env expansion ---------------------------------------------------------
+struct Expansion {
+  std::string value;
+  std::vector<std::string> unset_without_default;  // ${VAR}/$VAR that were unset (warnings)
+  std::optional<std::string> error;                // ${VAR:?msg} failures, syntax errors
+};
+Expansion expand_env(std::string_view text, const EnvLookup& env);
+
+// ---- schema ----------------------------------------------------------------
+struct DlqSettings {
+  std::string topic = "tracker/dlq/#";
+  std::string client_id;  // default "dtbus-dlq-<broker name>"
+  std::string spool;      // default "${XDG_STATE_HOME:-~/.local/state}/dtbus/dlq/<name>.jsonl"
+};
+
+struct BrokerSettings {
+  std::string name;
+  std::string class_name;  // `class:` or `type:` as written
+  bool enabled = true;
+  std::string host = "localhost";
+  int port = 1883;
+  std::optional<std::string> client_id;
+  std::string username;
+  std::string password;  // secret: never print
+  bool use_tls = false;
+  std::string ca_certs;
+  std::string certfile;
+  std::string keyfile;
+  bool verify_cert = true;
+  int keepalive = 60;
+  bool clean_session = true;
+  double reconnect_interval = 5.0;
+  std::string topic_prefix;
+  double token_refresh_margin = 30.0;
+  int protocol = 5;
+  std::string token_provider;     // empty = none
+  std::string envelope = "none";  // none | dt | tracker
+  envelope::Source source;
+  std::optional<DlqSettings> dlq;
+  Location location;  // where the entry's key is
+};
+
+struct TokenProviderSettings {
+  std::string name;
+  std::string type = "oidc_client_credentials";
+  std::string base_url;
+  std::string token_url;
+  std::string client_id;
+  std::string client_secret;  // secret: never print
+  std::string scope = "openid";
+  std::string audience;
+  std::string auth_method = "client_secret_basic";  // or client_secret_post
+  std::string ca_certs;
+  double timeout = 10.0;
+  std::string username = "jwt";
+  std::string token_field = "password";  // or username
+  Location location;
+};
+
+struct Config {
+  std::string file;                       // empty when no file was used
+  std::vector<std::string> broker_order;  // names in file order
+  std::map<std::string, BrokerSettings> brokers;
+  std::map<std::string, TokenProviderSettings> token_providers;
+  std::string default_broker;
+};
+
+struct LoadResult {
+  Config config;
+  std::vector<Diagnostic> diagnostics;  // every problem found, in document order
+  bool ok() const;                      // no error diagnostics
+  std::vector<Diagnostic> errors() const;
+  std::vector<Diagnostic> warnings() const;
+};
+
+struct LoadOptions {
+  bool strict = false;  // warnings become errors
+  EnvLookup env;        // default: process_env()
+};
+
+LoadResult load_file(const std::string& path, const LoadOptions& options = {});
+LoadResult load_string(std::string_view yaml, const std::string& file_label,
+                       const LoadOptions& options = {});
+
+// ---- lookup ----------------------------------------------------------------
+struct ConfigLookup {
+  std::optional<std::string> path;  // chosen file, if any
+  std::string reason;               // e.g. "from -c", "from $DTBUS_CONFIG", "./brokers.yaml exists"
+  std::vector<std::string> searched;  // candidates in order
+};
+// -c FILE > $DTBUS_CONFIG > ./config/brokers.yaml > ./brokers.yaml >
+// $XDG_CONFIG_HOME/dtbus/brokers.yaml (~/.config) > /etc/dtbus/brokers.yaml
+ConfigLookup find_config(const std::optional<std::string>& explicit_path, const EnvLookup& env);
+
+}  // namespace dtbus::config
+
+DTBUS_PUBLIC_END

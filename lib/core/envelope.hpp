@@ -1,0 +1,69 @@
+// Message envelopes of the CELINE platform (SPEC §4 `dtbus pub`): building them around a JSON
+// payload for `pub --envelope`, validating them for `sub --validate`, and reading an event's
+// kind (`replay --kind`).
+//   tracker: {"trace_id","ts","kind","idempotency_key","payload"}
+//   dt:      {"@context","@type","id","source","timestamp","correlation_id","payload","metadata"}
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dtbus/util/export.hpp"
+
+DTBUS_PUBLIC_BEGIN
+
+namespace dtbus::envelope {
+
+// Who produces dt events: a broker's `source:` in brokers.yaml.
+struct Source {
+  std::string app_key;
+  std::string app_version;
+  std::string module;
+};
+
+using Json = nlohmann::ordered_json;
+
+enum class Kind { none, dt, tracker };
+
+inline constexpr const char* kDtContext = "https://celine-project.eu/contexts/dt-event.jsonld";
+
+// "none" | "dt" | "tracker"; throws Error(usage) otherwise.
+Kind parse_kind(std::string_view name);
+const char* kind_name(Kind kind);
+
+struct Options {
+  Kind kind = Kind::none;
+  std::string event_kind;      // tracker "kind" (--kind), required for tracker
+  std::string event_type;      // dt "@type" (--type), required for dt
+  std::string trace_id;        // tracker; empty = new UUID v4 per message
+  std::string correlation_id;  // dt; empty = null
+  Source source;               // dt "source" (the broker's `source:`)
+};
+
+// Throws Error(usage) when a required option is missing (--kind for tracker, --type for dt).
+void check_options(const Options& options);
+
+// Wraps `payload` (any JSON value) in the envelope; a fresh id/trace_id, timestamp and
+// idempotency key per call. Kind::none returns the payload unchanged.
+Json wrap(const Options& options, Json payload);
+
+// Validation for `sub --validate`: every problem found, empty when valid.
+std::vector<std::string> validate(Kind kind, const Json& message);
+
+// `payload.kind`, else `payload["@type"]` (a tracker or dt event), when a non-empty string.
+std::optional<std::string> event_kind(const Json& payload);
+std::optional<std::string> event_kind(const nlohmann::json& payload);
+
+// Random UUID version 4, lower-case hex with dashes.
+std::string uuid_v4();
+bool is_uuid(std::string_view text);
+// ISO 8601 / RFC 3339 date-time with a time zone (Z or +hh:mm), optional fraction.
+bool is_iso8601(std::string_view text);
+
+}  // namespace dtbus::envelope
+
+DTBUS_PUBLIC_END

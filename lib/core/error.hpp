@@ -1,0 +1,43 @@
+// Exit codes (SPEC §2) and the one exception type that carries them to the front-end.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "dtbus/util/export.hpp"
+
+DTBUS_PUBLIC_BEGIN
+
+namespace dtbus {
+
+enum class ExitCode : int {
+  ok = 0,
+  runtime = 1,
+  usage = 2,
+  config = 3,
+  connect = 4,
+  auth = 5,
+  timeout = 6,
+  incomplete = 7,
+  interrupted = 130,
+};
+
+// Thrown by the library for anything a user must see; the front-end prints
+// `dtbus <command>: error: <what()>` and exits with code().
+class Error : public std::runtime_error {
+ public:
+  Error(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  ExitCode code() const noexcept { return code_; }
+  int exit_status() const noexcept { return static_cast<int>(code_); }
+
+ private:
+  ExitCode code_;
+};
+
+// The one error printer: `dtbus <command>: error: <message>` on stderr ("error" in red on a
+// terminal unless NO_COLOR), flushed at once.
+void print_error(const std::string& command, const std::string& message);
+
+}  // namespace dtbus
+
+DTBUS_PUBLIC_END

@@ -1,0 +1,46 @@
+// The options every command takes (SPEC §1 global options), as parsed: which config and broker,
+// output and logging, and the connection overrides merged over the config entry by
+// dtbus/target/target.hpp. A plain struct: the command line that fills it lives in cli/.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "dtbus/util/export.hpp"
+
+DTBUS_PUBLIC_BEGIN
+
+namespace dtbus {
+
+struct GlobalOptions {
+  std::optional<std::string> config_file;
+  std::optional<std::string> broker;
+  std::string output;  // empty = command default
+  int verbosity = 0;
+  bool quiet = false;
+  bool no_color = false;
+  std::optional<std::string> host;
+  std::optional<int> port;
+  std::optional<std::string> url;
+  std::optional<std::string> username;
+  std::optional<std::string> password_file;
+  std::optional<std::string> password;
+  std::optional<std::string> client_id;
+  bool tls = false;
+  std::optional<std::string> cafile;
+  std::optional<std::string> cert;
+  std::optional<std::string> key;
+  bool insecure = false;
+  std::optional<int> protocol;
+  std::optional<int> keepalive;
+  double connect_timeout = 10.0;
+  bool no_prefix = false;
+
+  // Colour decision for stdout, after --no-color / NO_COLOR / TTY.
+  bool color_stdout() const;
+  bool color_stderr() const;
+};
+
+}  // namespace dtbus
+
+DTBUS_PUBLIC_END

@@ -1,0 +1,381 @@
+#include "dtbus/delivery/publisher.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "dtbus/core/error.hpp"
+#include "dtbus/core/record.hpp"
+#include "dtbus/mqtt/settings.hpp"
+#include "dtbus/util/interrupt.hpp"
+#include "dtbus/util/json.hpp"
+#include "dtbus/util/time.hpp"
+
+namespace dtbus::pub {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kReasonSuccessLimit = 0x80;
+constexpr int kReasonPacketIdNotFound = 0x92;
+constexpr size_t kMidCount = 65536;
+// After a signal, how long finish() still waits for acknowledgements of what is in flight: a
+// message saved to failed-out that the broker did take is only re-sent as a duplicate.
+constexpr std::chrono::seconds kInterruptGrace{2};
+
+struct Slot {
+  OutgoingMessage message;
+  DoneCallback on_done;
+  int mid = -1;
+  uint64_t epoch = 0;  // connection epoch (reconnect count seen by this thread) when published
+  bool busy = false;
+};
+
+// What the network thread reports; handled on the publishing thread in arrival order.
+struct Event {
+  enum class Type { published, reconnected } type;
+  int mid = 0;
+  int reason = 0;
+};
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", static_cast<double>(ms.count()) / 1000.0);
+  return text;
+}
+
+}  // namespace
+
+struct Publisher::Impl {
+  DeliveryOptions options;
+  std::unique_ptr<mqtt::Connection> connection;
+
+  // Publishing thread only:
+  std::vector<Slot> slots;
+  std::vector<size_t> free_slots;
+  std::vector<int32_t> slot_of_mid = std::vector<int32_t>(kMidCount, -1);
+  std::vector<Event> handling;  // swapped with `events`, keeps its capacity
+  size_t in_flight = 0;
+  uint64_t epoch = 0;
+  DeliveryReport report;
+  Clock::time_point started = Clock::now();
+  Clock::time_point last_progress = Clock::now();
+  std::optional<Clock::time_point> next_send;
+  bool given_up = false;
+  bool finished = false;
+  std::string give_up_reason;
+  std::FILE* failed_file = nullptr;
+
+  // Shared with the network thread:
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::vector<Event> events;
+  size_t wake_at = 0;  // 0 = the publishing thread is not waiting; else wake at this many events
+  std::atomic<bool> has_events{false};
+
+  void push_event(Event event) {
+    std::lock_guard lock(mutex);
+    events.push_back(event);
+    has_events.store(true, std::memory_order_release);
+    if (wake_at != 0 && events.size() >= wake_at) arrived.notify_one();
+  }
+
+  // Handles what arrived; when `deadline` is given, first waits until `batch` events are there
+  // (or the deadline): waking once per batch, not per acknowledgement, keeps the two threads
+  // from ping-ponging on every message when the window is full.
+  void drain(std::optional<Clock::time_point> deadline, size_t batch = 1) {
+    {
+      std::unique_lock lock(mutex);
+      if (events.size() < batch && deadline) {
+        wake_at = batch;
+        arrived.wait_until(lock, *deadline, [&] { return events.size() >= batch; });
+        wake_at = 0;
+      }
+      handling.swap(events);
+      has_events.store(false, std::memory_order_relaxed);
+    }
+    for (const Event& event : handling) {
+      if (event.type == Event::Type::reconnected) {
+        resend_unwritten_qos0();
+      } else {
+        settle(event.mid, event.reason);
+      }
+    }
+    handling.clear();
+  }
+
+  void settle(int mid, int reason) {
+    if (mid < 0 || static_cast<size_t>(mid) >= kMidCount) return;
+    int32_t index = slot_of_mid[static_cast<size_t>(mid)];
+    if (index < 0) return;  // a QoS 0 message already published again after a reconnect
+    slot_of_mid[static_cast<size_t>(mid)] = -1;
+    Slot& slot = slots[static_cast<size_t>(index)];
+    // After a broker restart a PUBREL can meet "packet identifier not found": the broker had
+    // taken the QoS 2 message (PUBREC) already.
+    bool ok = reason < kReasonSuccessLimit ||
+              (reason == kReasonPacketIdNotFound && slot.message.qos == 2);
+    last_progress = Clock::now();
+    if (ok) {
+      report.acknowledged++;
+    } else {
+      std::string why = std::string("rejected by the broker: ") + reason_text(reason);
+      spdlog::warn("message to '{}' {}", slot.message.topic, why);
+      save_failed(slot.message, why);
+    }
+    release(static_cast<size_t>(index), ok);
+  }
+
+  static std::string reason_text(int reason) {
+    char text[64];
+    std::snprintf(text, sizeof text, "reason code 0x%02x", reason);
+    return text;
+  }
+
+  void release(size_t index, bool ok) {
+    Slot& slot = slots[index];
+    DoneCallback done = std::move(slot.on_done);
+    slot.on_done = nullptr;
+    slot.busy = false;
+    slot.mid = -1;
+    free_slots.push_back(index);
+    in_flight--;
+    if (done) done(ok);
+  }
+
+  // QoS 0 packets queued on a connection that dropped were discarded unwritten: send them again.
+  void resend_unwritten_qos0() {
+    epoch++;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      Slot& slot = slots[i];
+      if (!slot.busy || slot.message.qos != 0 || slot.epoch >= epoch) continue;
+      if (slot.mid >= 0) slot_of_mid[static_cast<size_t>(slot.mid)] = -1;
+      slot.epoch = epoch;
+      const auto& m = slot.message;
+      slot.mid = connection->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+      slot_of_mid[static_cast<size_t>(slot.mid)] = static_cast<int32_t>(i);
+    }
+  }
+
+  std::string failed_out_path() {
+    if (!options.failed_out.empty()) return options.failed_out;
+    return "./dtbus-" + options.command + "-failed-" + std::to_string(getpid()) + ".jsonl";
+  }
+
+  void save_failed(const OutgoingMessage& message, const std::string& why) {
+    report.failed++;
+    if (report.failed_out_path.empty()) report.failed_out_path = failed_out_path();
+    if (failed_file == nullptr) {
+      failed_file = std::fopen(report.failed_out_path.c_str(), "a");
+      if (failed_file == nullptr) {
+        spdlog::error("cannot write the failed-out file {}: {}", report.failed_out_path,
+                      std::strerror(errno));
+        return;
+      }
+    }
+    dtbus::ReceivedMessage as_record{
+        message.topic, message.payload, message.qos, message.retain, 0, message.properties};
+    std::string line;
+    record::append_record_line(line, as_record, util::now_rfc3339_ms());
+    line.resize(line.size() - 2);  // drop "}\n" to add the reason
+    line += ",\"error\":";
+    util::append_json_string(line, why);
+    line += "}\n";
+    if (std::fwrite(line.data(), 1, line.size(), failed_file) != line.size() ||
+        std::fflush(failed_file) != 0) {
+      spdlog::error("cannot write the failed-out file {}: {}", report.failed_out_path,
+                    std::strerror(errno));
+    }
+  }
+
+  void give_up(const std::string& why) {
+    if (given_up) return;
+    given_up = true;
+    give_up_reason = why;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (!slots[i].busy) continue;
+      if (slots[i].mid >= 0) slot_of_mid[static_cast<size_t>(slots[i].mid)] = -1;
+      save_failed(slots[i].message, why);
+      release(i, false);
+    }
+  }
+
+  Error incomplete_error() const {
+    return Error(ExitCode::incomplete, std::to_string(report.failed) +
+                                           " message(s) not acknowledged (" + give_up_reason +
+                                           "); saved to " + report.failed_out_path);
+  }
+
+  std::string timeout_reason() const {
+    return "no acknowledgement from " + connection->settings().describe() + " for " +
+           seconds_text(options.timeout) + " s";
+  }
+
+  Clock::time_point progress_deadline() const { return last_progress + options.timeout; }
+
+  enum class Wait { ready, timeout, interrupted };
+
+  // Waits (handling events) until `ready()`, the no-progress timeout or a signal.
+  template <typename Ready>
+  Wait wait_until_ready(Ready ready, size_t batch = 1) {
+    while (!ready()) {
+      if (interrupt::interrupted()) return Wait::interrupted;
+      if (Clock::now() >= progress_deadline()) return Wait::timeout;
+      drain(std::min(progress_deadline(), Clock::now() + std::chrono::milliseconds(200)), batch);
+    }
+    return Wait::ready;
+  }
+
+  // Handles events until `ready()` or `deadline`, whatever signals arrive.
+  template <typename Ready>
+  void drain_until(Ready ready, Clock::time_point deadline) {
+    while (!ready() && Clock::now() < deadline) {
+      drain(std::min(deadline, Clock::now() + std::chrono::milliseconds(200)));
+    }
+  }
+
+  [[noreturn]] void interrupted_now(const OutgoingMessage& message) {
+    save_failed(message, std::string(kNotSentAfterSignal));
+    throw Error(ExitCode::interrupted, "interrupted by a signal");
+  }
+
+  // Sleeps in short steps so that a signal ends the wait.
+  void pace() {
+    if (!options.rate || *options.rate <= 0) return;
+    auto interval = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(1.0 / *options.rate));
+    auto now = Clock::now();
+    if (!next_send || *next_send < now - interval) next_send = now;  // no burst after a pause
+    while (Clock::now() < *next_send && !interrupt::interrupted()) {
+      std::this_thread::sleep_until(
+          std::min(*next_send, Clock::now() + std::chrono::milliseconds(100)));
+    }
+    *next_send += interval;
+  }
+};
+
+Publisher::Publisher(const mqtt::ConnectionSettings& settings, DeliveryOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& impl = *impl_;
+  impl.options = std::move(options);
+  if (impl.options.window == 0) impl.options.window = 1;
+  // Message ids must stay unique among pending messages: keep the window well below 65535.
+  if (impl.options.window > 16384) impl.options.window = 16384;
+  impl.slots.resize(impl.options.window);
+  impl.free_slots.reserve(impl.options.window);
+  for (size_t i = impl.options.window; i-- > 0;) impl.free_slots.push_back(i);
+  mqtt::Handlers handlers;
+  handlers.on_publish = [&impl](int mid, int reason) {
+    impl.push_event({Event::Type::published, mid, reason});
+  };
+  handlers.on_connect = [&impl](bool, bool reconnect) {
+    if (reconnect) impl.push_event({Event::Type::reconnected, 0, 0});
+  };
+  impl.connection = std::make_unique<mqtt::Connection>(settings, std::move(handlers));
+  impl.connection->connect();
+  impl.started = Clock::now();
+}
+
+Publisher::~Publisher() {
+  if (!impl_) return;
+  // Stop the network thread first: its callbacks use the members destroyed below (this matters
+  // when finish() was not reached, e.g. after an exception).
+  impl_->connection.reset();
+  if (impl_->failed_file != nullptr) std::fclose(impl_->failed_file);
+}
+
+void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
+  Impl& impl = *impl_;
+  auto fail_now = [&](OutgoingMessage& m) {
+    impl.give_up(impl.timeout_reason());
+    impl.save_failed(m, impl.give_up_reason);
+    throw impl.incomplete_error();
+  };
+  if (impl.given_up) {
+    impl.save_failed(message, impl.give_up_reason);
+    throw impl.incomplete_error();
+  }
+  impl.pace();
+  if (interrupt::interrupted()) impl.interrupted_now(message);
+  if (impl.has_events.load(std::memory_order_acquire)) impl.drain(std::nullopt);
+  if (impl.in_flight == 0) impl.last_progress = Clock::now();
+  // A full window resumes once a quarter of it is acknowledged.
+  size_t batch = std::max<size_t>(1, std::min(impl.in_flight, impl.slots.size() / 4));
+  auto waited = impl.wait_until_ready([&] { return !impl.free_slots.empty(); }, batch);
+  if (waited == Impl::Wait::ready && message.qos == 0 && !impl.connection->connected()) {
+    // QoS 0 is only written on a live link; waiting counts against the no-progress timeout.
+    waited = impl.wait_until_ready(
+        [&] { return impl.connection->wait_connected(std::chrono::milliseconds(0)); });
+  }
+  if (waited == Impl::Wait::interrupted) impl.interrupted_now(message);
+  if (waited == Impl::Wait::timeout) fail_now(message);
+  size_t index = impl.free_slots.back();
+  Slot& slot = impl.slots[index];
+  slot.message = std::move(message);
+  slot.epoch = impl.epoch;
+  const OutgoingMessage& m = slot.message;
+  int mid = 0;
+  try {
+    mid = impl.connection->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+  } catch (...) {
+    slot.message = OutgoingMessage{};
+    throw;
+  }
+  impl.free_slots.pop_back();
+  slot.busy = true;
+  slot.mid = mid;
+  slot.on_done = std::move(on_done);
+  impl.slot_of_mid[static_cast<size_t>(mid)] = static_cast<int32_t>(index);
+  impl.in_flight++;
+  impl.report.published++;
+}
+
+DeliveryReport Publisher::finish() {
+  Impl& impl = *impl_;
+  if (!impl.finished) {
+    impl.finished = true;
+    if (!impl.given_up) {
+      impl.drain(std::nullopt);
+      auto all_done = [&] { return impl.in_flight == 0; };
+      auto waited = impl.wait_until_ready(all_done);
+      if (waited == Impl::Wait::interrupted) {
+        impl.drain_until(all_done,
+                         std::min(impl.progress_deadline(), Clock::now() + kInterruptGrace));
+        if (!all_done()) impl.give_up("not acknowledged before the interruption by a signal");
+      } else if (waited == Impl::Wait::timeout) {
+        impl.give_up(impl.timeout_reason());
+      }
+    }
+    impl.report.duration_s = std::chrono::duration<double>(Clock::now() - impl.started).count();
+    impl.connection->disconnect();
+    if (impl.failed_file != nullptr) {
+      std::fclose(impl.failed_file);
+      impl.failed_file = nullptr;
+    }
+  }
+  return impl.report;
+}
+
+void Publisher::save_unsent(const OutgoingMessage& message, const std::string& why) {
+  impl_->save_failed(message, why);
+}
+
+void Publisher::abandon(const std::string& reason) { impl_->give_up(reason); }
+
+DeliveryReport Publisher::progress() const {
+  DeliveryReport current = impl_->report;
+  current.duration_s = std::chrono::duration<double>(Clock::now() - impl_->started).count();
+  return current;
+}
+
+mqtt::Connection& Publisher::connection() { return *impl_->connection; }
+
+}  // namespace dtbus::pub

@@ -1,0 +1,101 @@
+// The publishing pipeline shared by pub, dlq recover and replay: a bounded in-flight window,
+// acknowledgement tracking across reconnects (message ids wrap past 65535), a no-progress
+// timeout, and the --failed-out file for whatever was not acknowledged (SPEC §4 `dtbus pub`).
+//
+// Guarantees: a QoS>=1 message counts as acknowledged only after its PUBACK/PUBCOMP with a
+// success reason; after a reconnect libmosquitto resends every unacknowledged QoS>=1 message.
+// A QoS 0 message counts once written to the socket; one dropped unwritten by a lost connection
+// is published again after the reconnect (rarely twice). Memory is bounded by `window`.
+// Every message that fails (rejected by the broker, pending when the timeout gives up or after a
+// signal, or never sent because of a signal) is appended at once to the failed-out file as a
+// record (record.hpp shape, plus "error"), ready for `dtbus pub --jsonl`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dtbus/mqtt/connection.hpp"
+#include "dtbus/mqtt/settings.hpp"
+
+namespace dtbus::pub {
+
+// The "error" recorded in failed-out for a message not sent because of SIGINT/SIGTERM.
+inline constexpr std::string_view kNotSentAfterSignal = "not sent: interrupted by a signal";
+
+struct OutgoingMessage {
+  std::string topic;  // final topic (prefix already applied by the caller)
+  std::string payload;
+  int qos = 0;
+  bool retain = false;
+  dtbus::MessageProperties properties;
+};
+
+struct DeliveryOptions {
+  size_t window = 1024;  // max messages published but not yet acknowledged
+  std::chrono::milliseconds timeout{
+      60'000};                  // no acknowledgement progress for this long -> give up
+  std::optional<double> rate;   // messages per second cap, nullopt = none
+  std::string failed_out;       // file for unacknowledged messages ("" = default name)
+  std::string command = "pub";  // for the default failed-out name dtbus-<cmd>-failed-<pid>.jsonl
+};
+
+struct DeliveryReport {
+  uint64_t published = 0;     // handed to the broker connection
+  uint64_t acknowledged = 0;  // QoS 0: written; QoS>0: PUBACK/PUBCOMP with success reason
+  uint64_t failed = 0;  // in the failed-out file: rejected, not acknowledged in time, or unsent
+  double duration_s = 0;
+  std::string failed_out_path;  // set when failed > 0
+  bool complete() const { return failed == 0 && acknowledged == published; }
+};
+
+// Called when a message's fate is known (true = acknowledged). It runs on the thread that
+// calls publish()/finish(), from inside those calls, never concurrently.
+using DoneCallback = std::function<void(bool acknowledged)>;
+
+class Publisher {
+ public:
+  // Connects (throws Error 4/5 like Connection::connect).
+  Publisher(const mqtt::ConnectionSettings& settings, DeliveryOptions options);
+  ~Publisher();
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  // Blocks while the window is full or the rate cap applies. Throws Error(incomplete) when the
+  // timeout passes without progress (every pending message, this one included, is then in the
+  // failed-out file; finish() still returns the report). After SIGINT/SIGTERM (interrupt.hpp)
+  // it sends nothing: the message goes to failed-out and Error(interrupted) is thrown.
+  // Throws Error(usage/runtime) when
+  // libmosquitto refuses the message itself (bad topic, too large): nothing is queued then.
+  void publish(OutgoingMessage message, DoneCallback on_done = {});
+
+  // A message the caller will not send (e.g. read but not published before a signal): appended
+  // to failed-out with `why`, counted as failed.
+  void save_unsent(const OutgoingMessage& message, const std::string& why);
+
+  // Waits until every message is acknowledged or the timeout passes without progress, writes the
+  // unacknowledged ones to failed-out, disconnects, and reports. Never throws for delivery
+  // failures: check report.complete() (exit 7 otherwise). After SIGINT/SIGTERM it waits at most
+  // 2 s (and never longer than the timeout) for what is in flight, then saves the rest to
+  // failed-out; the caller checks interrupt::interrupted() for its exit status.
+  DeliveryReport finish();
+
+  // Gives up now: every pending message goes to failed-out. finish() then
+  // returns at once. Safe to call from the publishing thread only.
+  void abandon(const std::string& reason);
+
+  // Counters so far (for progress displays).
+  DeliveryReport progress() const;
+
+  mqtt::Connection& connection();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dtbus::pub

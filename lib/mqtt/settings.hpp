@@ -1,0 +1,50 @@
+// How to reach a broker: address, TLS, protocol, session and credentials, resolved (see
+// dtbus/target/target.hpp for where they come from).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dtbus/auth/credentials.hpp"
+#include "dtbus/util/export.hpp"
+
+DTBUS_PUBLIC_BEGIN
+
+namespace dtbus::mqtt {
+
+struct TlsSettings {
+  bool enabled = false;
+  std::string cafile;
+  std::string capath;
+  std::string certfile;
+  std::string keyfile;
+  bool insecure = false;  // skip certificate and hostname verification
+};
+
+struct ConnectionSettings {
+  std::string broker_name;  // config entry, empty when given only by flags
+  std::string host = "localhost";
+  int port = 1883;
+  std::string client_id;  // always set after resolve(): given or dtbus-<cmd>-<host>-<pid>
+  TlsSettings tls;
+  int protocol = 5;  // 5 or 311
+  int keepalive = 60;
+  bool clean_session = true;
+  uint32_t session_expiry = 0;  // MQTT 5 session expiry when clean_session is false
+  double connect_timeout = 10.0;
+  double reconnect_interval = 5.0;  // base of the exponential backoff
+  double token_refresh_margin = 30.0;
+  std::string topic_prefix;                             // already empty when --no-prefix
+  std::shared_ptr<auth::CredentialSource> credentials;  // null = anonymous
+  std::string token_provider;                           // name, for messages only
+
+  // Where to, for messages: "mqtt_local (localhost:1883)" / "localhost:1883"; no secrets.
+  std::string describe() const;
+  // topic_prefix + topic, unless topic already starts with the prefix or `$`.
+  std::string prefixed(const std::string& topic) const;
+};
+
+}  // namespace dtbus::mqtt
+
+DTBUS_PUBLIC_END

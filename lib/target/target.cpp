@@ -1,0 +1,254 @@
+#include "dtbus/target/target.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "dtbus/core/error.hpp"
+#include "dtbus/util/text.hpp"
+
+namespace dtbus::target {
+namespace {
+
+std::string hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "host";
+  return name;
+}
+
+std::string read_password_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(ExitCode::usage, "--password-file " + path + ": cannot read file");
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+void require_readable(const std::string& flag, const std::string& path) {
+  if (access(path.c_str(), R_OK) != 0) {
+    throw Error(ExitCode::usage, flag + " " + path + ": " + std::strerror(errno));
+  }
+}
+
+struct ParsedUrl {
+  bool tls = false;
+  std::string host;
+  std::optional<int> port;
+  std::optional<std::string> username;
+};
+
+// The URL for an error message: a user:password part (even a malformed one) becomes ***.
+std::string shown_url(const std::string& url) {
+  auto at = url.rfind('@');
+  if (at == std::string::npos) return url;
+  auto scheme = url.find("://");
+  size_t start = scheme == std::string::npos || scheme > at ? 0 : scheme + 3;
+  if (url.find(':', start) >= at) return url;
+  return url.substr(0, start) + "***" + url.substr(at);
+}
+
+ParsedUrl parse_url(const std::string& url) {
+  ParsedUrl parsed;
+  std::string rest;
+  if (url.rfind("mqtt://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("mqtts://", 0) == 0) {
+    parsed.tls = true;
+    rest = url.substr(8);
+  } else {
+    throw Error(ExitCode::usage,
+                "--url " + shown_url(url) + ": expected mqtt://[user@]host[:port] or mqtts://...");
+  }
+  if (auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    std::string user = rest.substr(0, at);
+    if (user.find(':') != std::string::npos) {
+      throw Error(ExitCode::usage,
+                  "--url must not carry a password; use --password-file or MQTT_PASSWORD");
+    }
+    parsed.username = user;
+    rest = rest.substr(at + 1);
+  }
+  std::string port_text;
+  if (!rest.empty() && rest.front() == '[') {  // [::1]:1883
+    auto close = rest.find(']');
+    if (close == std::string::npos)
+      throw Error(ExitCode::usage, "--url " + shown_url(url) + ": unterminated IPv6 address");
+    parsed.host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':') port_text = rest.substr(close + 2);
+  } else if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+    parsed.host = rest.substr(0, colon);
+    port_text = rest.substr(colon + 1);
+  } else {
+    parsed.host = rest;
+  }
+  if (parsed.host.empty())
+    throw Error(ExitCode::usage, "--url " + shown_url(url) + ": missing host");
+  if (!port_text.empty()) {
+    try {
+      size_t used = 0;
+      int port = std::stoi(port_text, &used);
+      if (used != port_text.size() || port < 1 || port > 65535) throw std::out_of_range("port");
+      parsed.port = port;
+    } catch (const std::exception&) {
+      throw Error(ExitCode::usage, "--url " + shown_url(url) + ": port must be 1..65535");
+    }
+  }
+  return parsed;
+}
+
+void apply_broker_entry(const config::BrokerSettings& b, mqtt::ConnectionSettings& c) {
+  c.broker_name = b.name;
+  c.host = b.host;
+  c.port = b.port;
+  if (b.client_id) c.client_id = *b.client_id;
+  c.tls.enabled = b.use_tls;
+  c.tls.cafile = b.ca_certs;
+  c.tls.certfile = b.certfile;
+  c.tls.keyfile = b.keyfile;
+  c.tls.insecure = !b.verify_cert;
+  c.protocol = b.protocol;
+  c.keepalive = b.keepalive;
+  c.clean_session = b.clean_session;
+  c.reconnect_interval = b.reconnect_interval;
+  c.token_refresh_margin = b.token_refresh_margin;
+  c.topic_prefix = b.topic_prefix;
+  c.token_provider = b.token_provider;
+}
+
+}  // namespace
+
+config::Config load_config(const GlobalOptions& options, bool required) {
+  auto env = config::process_env();
+  auto lookup = config::find_config(options.config_file, env);
+  if (!lookup.path) {
+    if (required) {
+      std::string searched;
+      for (const auto& s : lookup.searched) searched += (searched.empty() ? "" : ", ") + s;
+      throw Error(ExitCode::config, "no config file found (searched " + searched + ")");
+    }
+    return {};
+  }
+  spdlog::debug("config: {} ({})", *lookup.path, lookup.reason);
+  auto result = config::load_file(*lookup.path);
+  for (const auto& d : result.warnings()) {
+    // spdlog adds "warning:" itself.
+    std::string line = d.format();
+    if (auto at = line.find(": warning: "); at != std::string::npos) line.replace(at, 11, ": ");
+    spdlog::warn("{}", line);
+  }
+  auto errors = result.errors();
+  if (!errors.empty()) {
+    // Every problem on its own line, then one summary error carrying the exit code.
+    for (size_t i = 0; i + 1 < errors.size(); ++i) print_error("config", errors[i].format());
+    std::string summary = errors.back().format();
+    if (errors.size() > 1) summary += " (" + std::to_string(errors.size()) + " errors)";
+    throw Error(ExitCode::config, summary);
+  }
+  return result.config;
+}
+
+Target resolve(const GlobalOptions& options, const std::string& command) {
+  return resolve(options, command, load_config(options, options.broker.has_value()));
+}
+
+Target resolve(const GlobalOptions& options, const std::string& command, config::Config loaded) {
+  Target target;
+  std::optional<ParsedUrl> url;
+  if (options.url) url = parse_url(*options.url);
+  bool flags_name_host = options.host.has_value() || url.has_value();
+
+  target.config = std::move(loaded);
+  const auto& cfg = target.config;
+  mqtt::ConnectionSettings& c = target.connection;
+
+  // -H/--url without -b replace the config's broker; with -b they override that entry.
+  std::string name = options.broker.value_or(flags_name_host ? std::string() : cfg.default_broker);
+  if (!name.empty()) {
+    auto it = cfg.brokers.find(name);
+    if (it == cfg.brokers.end()) {
+      std::vector<std::string> names(cfg.broker_order.begin(), cfg.broker_order.end());
+      auto guess = util::closest_match(name, names);
+      throw Error(ExitCode::config, "no broker named '" + name + "' in " + cfg.file +
+                                        (guess ? " (did you mean '" + *guess + "'?)" : ""));
+    }
+    if (!it->second.enabled) {
+      throw Error(ExitCode::config, "broker '" + name + "' is disabled in " + cfg.file);
+    }
+    target.broker = it->second;
+    apply_broker_entry(it->second, c);
+  } else if (!cfg.file.empty() && !flags_name_host && cfg.brokers.size() > 1) {
+    throw Error(ExitCode::config,
+                cfg.file + ": several brokers and no default_broker; choose one with -b");
+  }
+
+  if (url) {
+    c.host = url->host;
+    c.tls.enabled = c.tls.enabled || url->tls;
+    c.port = url->port.value_or(url->tls ? 8883 : 1883);
+  }
+  if (options.host) c.host = *options.host;
+  if (options.port) c.port = *options.port;
+  if (options.tls) c.tls.enabled = true;
+  if (options.cafile) {
+    require_readable("--cafile", *options.cafile);
+    c.tls.cafile = *options.cafile;
+    c.tls.enabled = true;
+  }
+  if (options.cert) {
+    require_readable("--cert", *options.cert);
+    c.tls.certfile = *options.cert;
+  }
+  if (options.key) {
+    require_readable("--key", *options.key);
+    c.tls.keyfile = *options.key;
+  }
+  if (c.tls.certfile.empty() != c.tls.keyfile.empty()) {
+    throw Error(ExitCode::usage, "a client certificate needs both --cert and --key");
+  }
+  if (options.insecure) c.tls.insecure = true;
+  if (options.protocol) c.protocol = *options.protocol;
+  if (options.keepalive) c.keepalive = *options.keepalive;
+  c.connect_timeout = options.connect_timeout;
+  if (options.no_prefix) c.topic_prefix.clear();
+  c.client_id = options.client_id.value_or(c.client_id);
+  if (c.client_id.empty())
+    c.client_id = "dtbus-" + command + "-" + hostname() + "-" + std::to_string(getpid());
+
+  // Credentials: command line > token provider > config username/password > MQTT_PASSWORD.
+  std::optional<std::string> username = options.username;
+  if (!username && url && url->username) username = url->username;
+  std::optional<std::string> password = options.password;
+  if (options.password_file) password = read_password_file(*options.password_file);
+  bool flags_give_credentials = username.has_value() || password.has_value();
+  if (target.broker && !target.broker->token_provider.empty() && !flags_give_credentials) {
+    auto provider = cfg.token_providers.find(target.broker->token_provider);
+    if (provider == cfg.token_providers.end()) {
+      throw Error(ExitCode::config,
+                  "token provider '" + target.broker->token_provider + "' is not defined");
+    }
+    c.credentials = auth::token_credentials(provider->second, c.token_refresh_margin);
+    return target;
+  }
+  c.token_provider.clear();
+  if (!username && target.broker && !target.broker->username.empty())
+    username = target.broker->username;
+  if (!password && target.broker && !target.broker->password.empty())
+    password = target.broker->password;
+  if (!password) {
+    if (const char* env = std::getenv("MQTT_PASSWORD"); env != nullptr && *env != '\0')
+      password = env;
+  }
+  if (password && !username) {
+    throw Error(ExitCode::usage, "a password was given without a username (-u)");
+  }
+  if (username) c.credentials = auth::static_credentials(*username, password.value_or(""));
+  return target;
+}
+
+}  // namespace dtbus::target
