@@ -20,7 +20,7 @@
 #include "dtbus/util/json.hpp"
 #include "dtbus/util/time.hpp"
 
-namespace dtbus::pub {
+namespace dtbus::delivery {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -378,4 +378,4 @@ DeliveryReport Publisher::progress() const {
 
 mqtt::Connection& Publisher::connection() { return *impl_->connection; }
 
-}  // namespace dtbus::pub
+}  // namespace dtbus::delivery

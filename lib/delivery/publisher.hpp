@@ -22,7 +22,7 @@
 #include "dtbus/mqtt/connection.hpp"
 #include "dtbus/mqtt/settings.hpp"
 
-namespace dtbus::pub {
+namespace dtbus::delivery {
 
 // The "error" recorded in failed-out for a message not sent because of SIGINT/SIGTERM.
 inline constexpr std::string_view kNotSentAfterSignal = "not sent: interrupted by a signal";
@@ -98,4 +98,4 @@ class Publisher {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace dtbus::pub
+}  // namespace dtbus::delivery

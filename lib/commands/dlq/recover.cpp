@@ -118,12 +118,12 @@ void clear_retained(const Setup& setup, const GlobalOptions& globals, Spool& spo
   if (done.empty()) return;
   std::atomic<size_t> cleared{0};
   try {
-    pub::DeliveryOptions delivery;
+    delivery::DeliveryOptions delivery;
     delivery.command = "dlq";
-    pub::Publisher publisher(publish_settings(setup, globals), delivery);
+    delivery::Publisher publisher(publish_settings(setup, globals), delivery);
     for (const auto* e : done) {
       // Only after the entry is journaled as done: until then the broker's copy is the backup.
-      pub::OutgoingMessage clear{e->dlq_topic, "", 1, true, {}};
+      delivery::OutgoingMessage clear{e->dlq_topic, "", 1, true, {}};
       publisher.publish(std::move(clear), [&spool, &cleared, id = e->id](bool ok) {
         if (!ok) return;
         try {
@@ -214,12 +214,12 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
   std::mutex journal_mutex;
   std::string journal_error;  // guarded by journal_mutex
   if (!options.dry_run && !plan.empty()) {
-    pub::DeliveryOptions delivery;
+    delivery::DeliveryOptions delivery;
     delivery.command = "dlq";
     delivery.rate = options.rate;
     delivery.timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout * 1000));
     Progress progress(plan.size(), util::is_tty(stderr) && !globals.quiet);
-    pub::Publisher publisher(detail::publish_settings(setup, globals), delivery);
+    delivery::Publisher publisher(detail::publish_settings(setup, globals), delivery);
     auto last_sync = Clock::now();
     try {
       for (const auto& p : plan) {
@@ -228,8 +228,8 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
           if (!journal_error.empty()) break;
         }
         if (interrupt::interrupted()) break;
-        pub::OutgoingMessage message{p.topic, p.payload, 1, false,
-                                     recovery_properties(*p.entry, p.replay_count)};
+        delivery::OutgoingMessage message{p.topic, p.payload, 1, false,
+                                          recovery_properties(*p.entry, p.replay_count)};
         // Marked recovered only once the broker has acknowledged this very message.
         publisher.publish(std::move(message), [&, id = p.entry->id, topic = p.topic](bool ok) {
           if (!ok) return;

@@ -78,13 +78,13 @@ class Command {
   int run() {
     prepare();
     interrupt::install();
-    DeliveryOptions delivery;
+    delivery::DeliveryOptions delivery;
     delivery.window = o_.window;
     delivery.timeout = std::chrono::milliseconds(static_cast<int64_t>(o_.timeout * 1000));
     delivery.rate = o_.rate;
     delivery.failed_out = o_.failed_out;
     delivery.command = "pub";
-    Publisher publisher(target_.connection, delivery);
+    delivery::Publisher publisher(target_.connection, delivery);
     std::optional<Error> input_error;
     try {
       publish_all(publisher, input_error);
@@ -93,7 +93,7 @@ class Command {
       if (e.code() == ExitCode::incomplete) input_error = e;
     }
     if (interrupt::interrupted()) save_unsent_lines(publisher, input_error);
-    DeliveryReport report = publisher.finish();
+    delivery::DeliveryReport report = publisher.finish();
     print_summary(report);
     if (interrupt::interrupted()) {
       if (input_error && input_error->code() == ExitCode::usage) {
@@ -173,8 +173,8 @@ class Command {
     return true;
   }
 
-  OutgoingMessage base_message(std::string payload) const {
-    OutgoingMessage m;
+  delivery::OutgoingMessage base_message(std::string payload) const {
+    delivery::OutgoingMessage m;
     m.topic = topic_;
     m.payload = std::move(payload);
     m.qos = o_.qos.value_or(0);
@@ -183,7 +183,7 @@ class Command {
     return m;
   }
 
-  void publish_all(Publisher& publisher, std::optional<Error>& input_error) {
+  void publish_all(delivery::Publisher& publisher, std::optional<Error>& input_error) {
     if (single_) {
       for (uint64_t i = 0; i < o_.repeat && !interrupt::interrupted(); ++i) {
         std::string payload = *single_;
@@ -198,7 +198,7 @@ class Command {
       return;
     }
     reader_.emplace(STDIN_FILENO);
-    OutgoingMessage message = base_message({});
+    delivery::OutgoingMessage message = base_message({});
     while (next_message(message, input_error)) {
       publisher.publish(message);
       if (interrupt::interrupted()) return;
@@ -207,7 +207,7 @@ class Command {
 
   // The next stdin line as a message; false at the end of input, or at a bad line with
   // --on-invalid fail (input_error set).
-  bool next_message(OutgoingMessage& message, std::optional<Error>& input_error) {
+  bool next_message(delivery::OutgoingMessage& message, std::optional<Error>& input_error) {
     while (auto line = reader_->next()) {
       if (line->empty()) continue;
       std::string problem;
@@ -228,16 +228,16 @@ class Command {
 
   // After a signal: the lines already read from stdin but not published go to failed-out, so
   // that nothing taken from the input is lost; stdin is not read further.
-  void save_unsent_lines(Publisher& publisher, std::optional<Error>& input_error) {
+  void save_unsent_lines(delivery::Publisher& publisher, std::optional<Error>& input_error) {
     if (!reader_) return;
     reader_->stop();
-    OutgoingMessage message = base_message({});
+    delivery::OutgoingMessage message = base_message({});
     while (next_message(message, input_error)) {
-      publisher.save_unsent(message, std::string(kNotSentAfterSignal));
+      publisher.save_unsent(message, std::string(delivery::kNotSentAfterSignal));
     }
   }
 
-  Error interrupted_error(const DeliveryReport& report) const {
+  Error interrupted_error(const delivery::DeliveryReport& report) const {
     std::string text = "interrupted";
     if (reader_) {
       text += " after stdin line " + std::to_string(reader_->line_number());
@@ -253,12 +253,14 @@ class Command {
                      " (re-send with: dtbus pub --jsonl < " + report.failed_out_path + ")");
   }
 
-  bool line_message(std::string_view line, OutgoingMessage& message, std::string& problem) {
+  bool line_message(std::string_view line, delivery::OutgoingMessage& message,
+                    std::string& problem) {
     message.payload.assign(line.data(), line.size());
     return apply_envelope(message.payload, problem);
   }
 
-  bool record_message(std::string_view line, OutgoingMessage& message, std::string& problem) {
+  bool record_message(std::string_view line, delivery::OutgoingMessage& message,
+                      std::string& problem) {
     try {
       dtbus::ReceivedMessage parsed = record::to_message(record::parse_record(line));
       message.topic = topic_.empty() ? parsed.topic : topic_;
@@ -278,7 +280,7 @@ class Command {
     return apply_envelope(message.payload, problem);
   }
 
-  void print_summary(const DeliveryReport& report) const {
+  void print_summary(const delivery::DeliveryReport& report) const {
     double rate =
         report.duration_s > 0 ? static_cast<double>(report.acknowledged) / report.duration_s : 0;
     if (output_ == "json") {

@@ -229,7 +229,7 @@ class TimingLog {
   std::FILE* file_ = nullptr;
 };
 
-void print_summary(const Counts& counts, const pub::DeliveryReport& report,
+void print_summary(const Counts& counts, const delivery::DeliveryReport& report,
                    const std::string& format, bool quiet) {
   if (format == "json") {
     record::Json summary = {{"read", counts.read},
@@ -271,11 +271,11 @@ int run(const GlobalOptions& globals, const Options& options, const std::string&
 
   // Records carry full topics (as recorded): the broker's topic_prefix is never added.
   auto target = target::resolve(globals, "replay");
-  pub::DeliveryOptions delivery;
+  delivery::DeliveryOptions delivery;
   delivery.timeout = std::chrono::milliseconds(std::llround(options.timeout * 1000));
   delivery.failed_out = options.failed_out;
   delivery.command = "replay";
-  pub::Publisher publisher(target.connection, delivery);
+  delivery::Publisher publisher(target.connection, delivery);
   spdlog::info("connected to {}", target.connection.describe());
 
   interrupt::install();
@@ -304,7 +304,7 @@ int run(const GlobalOptions& globals, const Options& options, const std::string&
             progress.update(counts.read, sent);
           }
           if (!clock.sleep_until(due)) return false;
-          pub::OutgoingMessage message;
+          delivery::OutgoingMessage message;
           message.topic = std::move(selected.topic);
           message.payload = std::move(selected.record.payload);
           message.qos = options.qos.value_or(selected.record.qos.value_or(1));
@@ -334,7 +334,7 @@ int run(const GlobalOptions& globals, const Options& options, const std::string&
     }
   }
   progress.clear();
-  pub::DeliveryReport report = publisher.finish();
+  delivery::DeliveryReport report = publisher.finish();
   print_summary(counts, report, format, globals.quiet);
   if (interrupt::interrupted()) {
     std::string text =
