@@ -3,8 +3,7 @@
 #include "dtbus/commands/config/config_command.hpp"
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command("config", "Validate, show and locate brokers.yaml",
-                              {"text", "json", "yaml"});
+  dtbus::cli::Command command("config");
   CLI::App& app = command.app();
   app.require_subcommand(1);
 

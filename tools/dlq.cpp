@@ -29,8 +29,7 @@ void add_filters(CLI::App* app, dtbus::dlq::FilterOptions& f, bool with_ids) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command("dlq", "Capture, inspect and recover dead-lettered events",
-                              {"text", "json"});
+  dtbus::cli::Command command("dlq");
   CLI::App& app = command.app();
   app.require_subcommand(1);
 

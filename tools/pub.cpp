@@ -3,9 +3,7 @@
 #include "dtbus/commands/pub/pub_command.hpp"
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command(
-      "pub", "Publish messages: one, a file, stdin, stdin lines or JSON Lines records",
-      {"text", "json"});
+  dtbus::cli::Command command("pub");
   CLI::App& app = command.app();
   // -q is the QoS here (as in mosquitto_pub/sub); quiet stays available as --quiet.
   app.remove_option(app.get_option("--quiet"));

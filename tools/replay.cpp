@@ -3,8 +3,7 @@
 #include "dtbus/commands/replay/replay_command.hpp"
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command(
-      "replay", "Publish recorded events again, at original or chosen speed", {"text", "json"});
+  dtbus::cli::Command command("replay");
   CLI::App& app = command.app();
   dtbus::replay::Options options;
   auto& timing = options.timing;

@@ -3,9 +3,7 @@
 #include "dtbus/commands/sub/sub_command.hpp"
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command(
-      "sub", "Subscribe and print messages as text, JSON Lines, raw bytes or a template",
-      {"text", "json", "raw"});
+  dtbus::cli::Command command("sub");
   CLI::App& app = command.app();
   // -q is the QoS here (as in mosquitto_pub/sub); quiet stays available as --quiet.
   app.remove_option(app.get_option("--quiet"));

@@ -3,9 +3,7 @@
 #include "dtbus/commands/token/token_command.hpp"
 
 int main(int argc, char** argv) {
-  dtbus::cli::Command command(
-      "token", "Print an access token from a token provider (OAuth2 client credentials)",
-      {"token", "json", "header"});
+  dtbus::cli::Command command("token");
   CLI::App& app = command.app();
   dtbus::token_command::Options options;
   auto* provider =

@@ -136,26 +136,54 @@ void hide_in_argv(int argc, char** argv, const std::string& secret) {
 
 }  // namespace
 
+bool is_flag(const CLI::Option& option) { return option.get_items_expected_max() == 0; }
+
+// The global options as defined, read off a parser that holds only them: the dispatcher's
+// pass-through and help cannot miss a new one.
+std::vector<const CLI::Option*> global_option_definitions() {
+  static CLI::App app;
+  static GlobalOptions globals;
+  static const bool added = (add_global_options(app, globals, {}), true);
+  (void)added;
+  std::vector<const CLI::Option*> out;
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->get_group() == kGlobalGroup) out.push_back(option);
+  }
+  return out;
+}
+
 const std::vector<std::string>& global_options_with_value() {
-  static const std::vector<std::string> names = {
-      "-c",          "--config",         "-b",    "--broker",   "-o",         "--output",
-      "-H",          "--host",           "-p",    "--port",     "--url",      "-u",
-      "--username",  "--password-file",  "-P",    "--password", "-i",         "--client-id",
-      "--cafile",    "--cert",           "--key", "-V",         "--protocol", "-k",
-      "--keepalive", "--connect-timeout"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const CLI::Option* option : global_option_definitions()) {
+      if (is_flag(*option)) continue;
+      for (const auto& s : option->get_snames()) out.push_back("-" + s);
+      for (const auto& l : option->get_lnames()) out.push_back("--" + l);
+    }
+    return out;
+  }();
   return names;
 }
 
-const std::vector<std::string>& global_flags() {
-  static const std::vector<std::string> names = {
-      "-v", "--verbose", "-q", "--quiet", "--no-color", "--tls", "--insecure", "--no-prefix"};
-  return names;
+std::vector<std::string> global_options_synopsis() {
+  std::vector<std::string> out;
+  for (const CLI::Option* option : global_option_definitions()) {
+    const auto& shorts = option->get_snames();
+    std::string name = shorts.empty() ? "--" + option->get_lnames().front() : "-" + shorts.front();
+    // CLI11 appends its validators' text to the type name ("N:INT in [1 - 65535]").
+    if (!is_flag(*option))
+      name += " " + option->get_type_name().substr(0, option->get_type_name().find(':'));
+    out.push_back(name);
+  }
+  return out;
 }
 
-Command::Command(std::string name, std::string summary, std::vector<std::string> output_formats)
-    : name_(std::move(name)),
-      summary_(std::move(summary)),
-      output_formats_(std::move(output_formats)),
+Command::Command(const std::string& name) : Command(builtin_command(name)) {}
+
+Command::Command(CommandInfo info)
+    : name_(std::move(info.name)),
+      summary_(std::move(info.summary)),
+      output_formats_(std::move(info.formats)),
       app_(summary_, "dtbus-" + name_) {
   app_.set_version_flag("--version", version_text("dtbus-" + name_));
   app_.get_formatter()->column_width(34);

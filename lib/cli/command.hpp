@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "dtbus/cli/command_table.hpp"
 #include "dtbus/core/global_options.hpp"
 #include "dtbus/util/export.hpp"
 
@@ -18,7 +19,8 @@ namespace dtbus::cli {
 
 // Names of global options that take a value, for the dispatcher's pass-through scan.
 const std::vector<std::string>& global_options_with_value();
-const std::vector<std::string>& global_flags();
+// "-c FILE", "-b NAME", ..., "--no-prefix": every global option in its shortest spelling.
+std::vector<std::string> global_options_synopsis();
 
 // One command front-end. Usage:
 //   dtbus::cli::Command cmd("pub", "Publish messages", {"text", "json"});
@@ -26,14 +28,14 @@ const std::vector<std::string>& global_flags();
 //   return cmd.run(argc, argv, [&] { return dtbus::pub::run(cmd.globals(), options); });
 class Command {
  public:
-  Command(std::string name, std::string summary, std::vector<std::string> output_formats = {});
+  // A built-in command: its summary and output formats come from the command table.
+  explicit Command(const std::string& name);
+  explicit Command(CommandInfo info);
   CLI::App& app() { return app_; }
   GlobalOptions& globals() { return globals_; }
   const std::string& name() const { return name_; }
   // Output format after parsing: -o value, or the command's default (first entry).
   std::string output() const;
-  // Extra roff text for the man page (DESCRIPTION, EXAMPLES...), appended after OPTIONS.
-  void set_man_sections(std::string roff) { man_sections_ = std::move(roff); }
   // Parses argv, sets up logging, runs `action`, maps dtbus::Error/CLI11 errors to exit codes.
   int run(int argc, char** argv, const std::function<int()>& action);
 
@@ -41,7 +43,6 @@ class Command {
   std::string name_;
   std::string summary_;
   std::vector<std::string> output_formats_;
-  std::string man_sections_;
   GlobalOptions globals_;
   CLI::App app_;
 };

@@ -1,4 +1,5 @@
 #include "dtbus/cli/dispatch.hpp"
+#include "dtbus/cli/command_table.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,18 +22,6 @@
 
 namespace dtbus::cli {
 namespace fs = std::filesystem;
-
-const std::vector<CommandInfo>& builtin_commands() {
-  static const std::vector<CommandInfo> commands = {
-      {"pub", "Publish messages (one, a file, stdin lines, or JSON Lines records)"},
-      {"sub", "Subscribe and print messages as text, JSON Lines or raw bytes"},
-      {"dlq", "List, recover and purge dead-lettered events"},
-      {"replay", "Publish recorded events again, at original or chosen speed"},
-      {"token", "Fetch an OAuth2 access token for a broker or provider"},
-      {"config", "Validate, show and locate brokers.yaml"},
-  };
-  return commands;
-}
 
 namespace {
 
@@ -106,13 +95,12 @@ void print_help() {
     std::cout << "\nPlugins (dtbus-<name> on PATH):\n";
     for (const auto& p : extra) std::printf("  %s\n", p.c_str());
   }
-  std::cout
-      << "\nGlobal options (see 'dtbus <command> --help'): -c FILE, -b NAME, -o FMT, -v, -q,\n"
-         "--no-color, -H HOST, -p PORT, --url URL, -u USER, --password-file F, -i ID, --tls,\n"
-         "--cafile F, --cert F, --key F, --insecure, -V 5|311, -k S, --connect-timeout S, "
-         "--no-prefix\n"
-         "\nExit codes: 0 ok, 1 runtime, 2 usage, 3 config, 4 connect, 5 auth, 6 timeout,\n"
-         "7 incomplete delivery, 130 interrupted. Manual: man dtbus.\n";
+  std::cout << "\nGlobal options (see 'dtbus <command> --help'):\n"
+            << util::wrap_list(global_options_synopsis(), 2, 80) << "\n";
+  std::vector<std::string> codes;
+  for (const auto& e : exit_code_meanings())
+    codes.push_back(std::to_string(static_cast<int>(e.code)) + " " + e.name);
+  std::cout << "\nExit codes (man dtbus):\n" << util::wrap_list(codes, 2, 80) << "\n";
 }
 
 std::string capture(const fs::path& program, const std::string& arg) {

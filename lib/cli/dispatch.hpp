@@ -10,14 +10,6 @@ DTBUS_PUBLIC_BEGIN
 
 namespace dtbus::cli {
 
-struct CommandInfo {
-  std::string name;
-  std::string summary;
-};
-
-// The built-in commands, in the order `dtbus --help` lists them.
-const std::vector<CommandInfo>& builtin_commands();
-
 // Runs `dtbus ARGS`: --help, --version, help CMD, completion SHELL, or execs dtbus-CMD (beside
 // this executable first, then PATH) with the global options passed through. Returns the exit
 // status when it does not exec.

@@ -1,4 +1,5 @@
 #include "dtbus/cli/docs.hpp"
+#include "dtbus/core/error.hpp"
 
 #include <algorithm>
 #include <sstream>
@@ -187,12 +188,13 @@ constexpr const char* kCommonEnvironment =
     ".TP\nVariables named in brokers.yaml\nExpanded in its values, e.g. "
     "\\fB${MQTT_HOST:\\-localhost}\\fR; see \\fBdtbus\\-brokers.yaml\\fR(5).\n";
 
-constexpr const char* kDefaultExitStatus =
-    ".TP\n0\nSuccess.\n.TP\n1\nRuntime error.\n.TP\n2\nUsage error (bad flag, invalid topic).\n"
-    ".TP\n3\nConfig error.\n.TP\n4\nCannot connect.\n.TP\n5\nAuthentication or authorization "
-    "refused.\n"
-    ".TP\n6\nTimeout waiting for messages.\n.TP\n7\nIncomplete delivery.\n"
-    ".TP\n130\nInterrupted while work was pending.\n";
+std::string default_exit_status() {
+  std::string out;
+  for (const auto& e : exit_code_meanings())
+    out +=
+        ".TP\n" + std::to_string(static_cast<int>(e.code)) + "\n" + roff_escape(e.meaning) + "\n";
+  return out;
+}
 
 }  // namespace
 
@@ -246,7 +248,7 @@ std::string man_page(const CLI::App& app, const std::string& page_name, const st
     } else if (written) {
       out += section(title, written->body);
     } else if (title == "EXIT STATUS") {
-      out += section(title, kDefaultExitStatus);
+      out += section(title, default_exit_status());
     } else if (title == "SEE ALSO") {
       out += section(title, "\\fBdtbus\\fR(1), \\fBdtbus\\-brokers.yaml\\fR(5)\n");
     }

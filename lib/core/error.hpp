@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "dtbus/util/export.hpp"
 
@@ -21,6 +22,15 @@ enum class ExitCode : int {
   incomplete = 7,
   interrupted = 130,
 };
+
+// What each exit code means, in one place: `dtbus --help` prints the names, the man pages the
+// meanings (man/dtbus.1 is checked against this list by a unit test).
+struct ExitCodeMeaning {
+  ExitCode code;
+  const char* name;     // a word or two: "usage", "incomplete delivery"
+  const char* meaning;  // one sentence, plain text
+};
+const std::vector<ExitCodeMeaning>& exit_code_meanings();
 
 // Thrown by the library for anything a user must see; the front-end prints
 // `dtbus <command>: error: <what()>` and exits with code().

@@ -57,17 +57,14 @@ std::string barrier_nonce() {
 // thread), so ending the process here leaves the message with the broker, which delivers it again
 // on the next pull. The content still goes to stderr, so that it is not hidden in any case.
 [[noreturn]] void abort_unspooled(const dtbus::ReceivedMessage& message, const std::string& why) {
-  std::string line = "dtbus dlq: error: " + why +
-                     "; stopping without acknowledging the message (the broker keeps it): ";
+  std::string line = why + "; stopping without acknowledging the message (the broker keeps it): ";
   try {
     line += util::to_json_line(record::to_record(message));
   } catch (...) {
     line += message.topic + " " + message.payload;
   }
-  line += "\n";
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
-  std::_Exit(static_cast<int>(ExitCode::runtime));
+  print_error("dlq", line);
+  util::leave_now(static_cast<int>(ExitCode::runtime));
 }
 
 }  // namespace

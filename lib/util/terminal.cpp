@@ -76,6 +76,12 @@ void write_result(std::string_view text) {
   std::fflush(stdout);
 }
 
+void leave_now(int status) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(status);
+}
+
 bool reader_gone(std::FILE* stream) {
   // No events asked for: poll() reports only POLLERR (a pipe without readers) and POLLHUP.
   pollfd descriptor{fileno(stream), 0, 0};
@@ -85,7 +91,7 @@ bool reader_gone(std::FILE* stream) {
 void write_stdout(std::string_view text, bool flush) {
   if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
       (flush && std::fflush(stdout) != 0)) {
-    if (errno == EPIPE) std::_Exit(0);
+    if (errno == EPIPE) leave_now(0);
   }
 }
 

@@ -16,6 +16,11 @@ enum class Color { none, red, green, yellow, blue, magenta, cyan, gray, bold };
 // Wraps `text` in ANSI codes when `enabled`.
 std::string paint(std::string_view text, Color color, bool enabled);
 
+// The one way out of the process without unwinding: flushes stdout and stderr and ends with
+// `status`, running no destructor. For the few places where unwinding would do harm: a network
+// thread that must not acknowledge what it holds, a closed stdout mid-write.
+[[noreturn]] void leave_now(int status);
+
 // Writes and flushes; a closed stdout (EPIPE) ends the process quietly with status 0
 // (`dtbus sub | head -1` is a normal way to stop).
 void write_stdout(std::string_view text, bool flush = true);

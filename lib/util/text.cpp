@@ -44,4 +44,21 @@ std::optional<std::string> closest_match(std::string_view word,
   return best;
 }
 
+std::string wrap_list(const std::vector<std::string>& items, size_t indent, size_t width) {
+  std::string out(indent, ' ');
+  size_t line_start = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string item = items[i] + (i + 1 < items.size() ? "," : "");
+    bool first_on_line = out.size() - line_start == indent;
+    if (!first_on_line && out.size() - line_start + 1 + item.size() > width) {
+      out += "\n";
+      line_start = out.size();
+      out.append(indent, ' ');
+      first_on_line = true;
+    }
+    out += (first_on_line ? "" : " ") + item;
+  }
+  return out;
+}
+
 }  // namespace dtbus::util

@@ -13,4 +13,8 @@ namespace dtbus::util {
 std::optional<std::string> closest_match(std::string_view word,
                                          const std::vector<std::string>& candidates);
 
+// `items` joined with ", ", broken into lines of at most `width` columns (an item longer than
+// that stands alone), each line indented by `indent` spaces; no final newline.
+std::string wrap_list(const std::vector<std::string>& items, size_t indent, size_t width);
+
 }  // namespace dtbus::util

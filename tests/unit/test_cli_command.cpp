@@ -1,6 +1,7 @@
 // The command front-end (lib/cli/command.cpp): what other processes can see of the arguments.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@ std::vector<std::string> argv_after_run(std::vector<std::string> args,
   args.insert(args.begin(), "dtbus-demo");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
-  dtbus::cli::Command command("demo", "Demo");
+  dtbus::cli::Command command(dtbus::cli::CommandInfo{"demo", "Demo", {}});
   int rc = command.run(static_cast<int>(argv.size()), argv.data(), [&] {
     if (seen) *seen = command.globals().password.value_or("");
     return 0;
@@ -47,3 +48,16 @@ TEST(CliCommand, ArgumentsAreLeftAloneWithoutPassword) {
 }
 
 }  // namespace
+
+TEST(CliCommand, GlobalOptionsWithAValueAreReadOffTheDefinitions) {
+  const auto& names = dtbus::cli::global_options_with_value();
+  auto has = [&](const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  for (const char* name : {"-c", "--config", "-b", "-o", "-H", "-p", "--url", "--password-file",
+                           "-P", "-i", "--cafile", "-V", "-k", "--connect-timeout"})
+    EXPECT_TRUE(has(name)) << name;
+  for (const char* name : {"-v", "--verbose", "-q", "--no-color", "--tls", "--insecure",
+                           "--no-prefix", "--help", "-h"})
+    EXPECT_FALSE(has(name)) << name;
+}

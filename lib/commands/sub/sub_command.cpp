@@ -314,9 +314,7 @@ class Command {
     flush();
     if (record_ != nullptr) std::fclose(record_);
     print_stats();
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::_Exit(status);
+    util::leave_now(status);
   }
 
   int exit_status(const std::string& stop_reason) const {
