@@ -47,4 +47,67 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
     "pkg-config, nlohmann-json3-dev, libcli11-dev, libmosquitto-dev, libyaml-cpp-dev, libspdlog-dev")
 
+# /usr/share/doc/dtbus/copyright, in Debian's machine-readable format (DEP-5). The Apache-2.0 text
+# itself is not shipped: Debian has it in /usr/share/common-licenses (base-files). It also carries
+# what NOTICE says. Installed by every `cmake --install`, as the licence goes with the files.
+file(WRITE ${PROJECT_BINARY_DIR}/deb/copyright
+"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: dtbus
+Upstream-Contact: ${DTBUS_PACKAGE_MAINTAINER}
+
+Files: *
+Copyright: 2026 The dtbus authors
+License: Apache-2.0
+
+License: Apache-2.0
+ Licensed under the Apache License, Version 2.0 (the \"License\");
+ you may not use this file except in compliance with the License.
+ You may obtain a copy of the License at
+ .
+     http://www.apache.org/licenses/LICENSE-2.0
+ .
+ Unless required by applicable law or agreed to in writing, software
+ distributed under the License is distributed on an \"AS IS\" BASIS,
+ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ See the License for the specific language governing permissions and
+ limitations under the License.
+ .
+ On Debian systems, the complete text of the Apache License, Version 2.0
+ can be found in \"/usr/share/common-licenses/Apache-2.0\".
+")
+install(FILES ${PROJECT_BINARY_DIR}/deb/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# Only in a /usr install (the .deb):
+# - changelog.Debian.gz, which Debian policy (and lintian, as an error) wants in every non-native
+#   package. Its date is SOURCE_DATE_EPOCH when set (scripts/package sets it to the commit time) so
+#   that the package is reproducible, and gzip -9n leaves out the name and time as for the man pages.
+# - lintian overrides for what comes of shipping the library, its headers and the libdtbus.so link
+#   in one package named dtbus (rather than libdtbus0 + libdtbus-dev), which lintian itself says to
+#   override for a small package holding both; and for a first changelog entry that closes no ITP
+#   bug (the package is not uploaded to Debian).
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  string(TIMESTAMP DTBUS_DEB_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+  file(WRITE ${PROJECT_BINARY_DIR}/deb/changelog.Debian
+"dtbus (${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}) unstable; urgency=medium
+
+  * Package of dtbus ${PROJECT_VERSION}, built by CPack (scripts/package).
+
+ -- ${DTBUS_PACKAGE_MAINTAINER}  ${DTBUS_DEB_DATE}
+")
+  find_program(GZIP_PROGRAM gzip REQUIRED)
+  execute_process(COMMAND ${GZIP_PROGRAM} -9nc ${PROJECT_BINARY_DIR}/deb/changelog.Debian
+                  OUTPUT_FILE ${PROJECT_BINARY_DIR}/deb/changelog.Debian.gz COMMAND_ERROR_IS_FATAL ANY)
+  install(FILES ${PROJECT_BINARY_DIR}/deb/changelog.Debian.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+  file(WRITE ${PROJECT_BINARY_DIR}/deb/lintian-overrides
+"# One package holds the runtime and the development files (the libdtbus.so link, headers, dtbus.pc).
+dtbus: link-to-shared-library-in-wrong-package
+dtbus: package-name-doesnt-match-sonames
+# Not uploaded to Debian: there is no ITP bug for the first changelog entry to close.
+dtbus: initial-upload-closes-no-bugs
+")
+  install(FILES ${PROJECT_BINARY_DIR}/deb/lintian-overrides
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME dtbus)
+endif()
+
 include(CPack)
