@@ -58,15 +58,6 @@ TimePoint parse_time_option(std::string_view text, TimePoint now, std::string_vi
                                    "age like 30s, 15m, 2h, 1d, 1w");
 }
 
-std::string format_age(TimePoint then, TimePoint now) {
-  auto age = duration_cast<seconds>(now - then).count();
-  if (age < 0) age = 0;
-  if (age < 60) return std::to_string(age) + "s";
-  if (age < 3600) return std::to_string(age / 60) + "m";
-  if (age < 86400) return std::to_string(age / 3600) + "h";
-  return std::to_string(age / 86400) + "d";
-}
-
 std::optional<TimePoint> entry_time(const Entry& entry) {
   if (entry.letter.failure_time) return entry.letter.failure_time;
   return parse_timestamp(entry.received_at);

@@ -21,8 +21,6 @@ std::optional<TimePoint> parse_timestamp(std::string_view text);
 // --since/--until: a timestamp as above or an age before `now`: N followed by s, m, h, d or w
 // (30m, 2h, 1d). Throws Error(usage) naming `flag`.
 TimePoint parse_time_option(std::string_view text, TimePoint now, std::string_view flag);
-// Compact age for tables: 45s, 12m, 3h, 5d.
-std::string format_age(TimePoint then, TimePoint now);
 
 // ---- selection -------------------------------------------------------------
 struct FilterOptions {

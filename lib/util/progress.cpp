@@ -5,23 +5,9 @@
 #include <string>
 
 #include "dtbus/util/terminal.hpp"
+#include "dtbus/util/time.hpp"
 
 namespace dtbus::util {
-namespace {
-
-std::string format_duration(double seconds) {
-  auto total = static_cast<long long>(seconds + 0.5);
-  char buffer[32];
-  if (total >= 3600) {
-    std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60,
-                  total % 60);
-  } else {
-    std::snprintf(buffer, sizeof buffer, "%lld:%02lld", total / 60, total % 60);
-  }
-  return buffer;
-}
-
-}  // namespace
 
 Progress::Progress(bool enabled, std::optional<uint64_t> total)
     : enabled_(enabled), total_(total), start_(std::chrono::steady_clock::now()) {}
@@ -48,7 +34,7 @@ void Progress::draw(uint64_t read, uint64_t published) {
     double fraction = std::min(1.0, static_cast<double>(read) / static_cast<double>(*total_));
     std::string eta =
         read_rate > 0
-            ? format_duration(static_cast<double>(*total_ - std::min(read, *total_)) / read_rate)
+            ? clock_duration(static_cast<double>(*total_ - std::min(read, *total_)) / read_rate)
             : "--:--";
     std::snprintf(counts, sizeof counts, " %llu/%llu %3.0f%%  %llu sent  %.0f msg/s  ETA %s",
                   static_cast<unsigned long long>(read), static_cast<unsigned long long>(*total_),
@@ -61,7 +47,7 @@ void Progress::draw(uint64_t read, uint64_t published) {
   } else {
     std::snprintf(counts, sizeof counts, "%llu read  %llu sent  %.0f msg/s  %s elapsed",
                   static_cast<unsigned long long>(read), static_cast<unsigned long long>(published),
-                  send_rate, format_duration(elapsed).c_str());
+                  send_rate, clock_duration(elapsed).c_str());
   }
   std::string line = "\r\033[K" + bar + counts;
   std::fputs(line.c_str(), stderr);

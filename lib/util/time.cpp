@@ -1,4 +1,5 @@
 // Record and --since/--until times: RFC 3339 / ISO 8601 strings and epoch numbers.
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -216,6 +217,43 @@ std::string rfc3339_ms(std::chrono::system_clock::time_point time) {
   char text[40];
   std::snprintf(text, sizeof text, "%s.%03dZ", cached, static_cast<int>(ms % 1000));
   return text;
+}
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", seconds);
+  return text;
+}
+
+std::string clock_duration(double seconds) {
+  auto total = static_cast<long long>(seconds + 0.5);
+  char buffer[32];
+  if (total >= 3600) {
+    std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60,
+                  total % 60);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%lld:%02lld", total / 60, total % 60);
+  }
+  return buffer;
+}
+
+std::string compact_duration(std::chrono::seconds duration) {
+  long long age = std::max<long long>(0, duration.count());
+  if (age < 60) return std::to_string(age) + "s";
+  if (age < 3600) return std::to_string(age / 60) + "m";
+  if (age < 86400) return std::to_string(age / 3600) + "h";
+  return std::to_string(age / 86400) + "d";
+}
+
+std::string human_duration(std::chrono::seconds duration) {
+  long long total = std::max<long long>(0, duration.count());
+  long long days = total / 86400, hours = total % 86400 / 3600, minutes = total % 3600 / 60,
+            seconds = total % 60;
+  auto part = [](long long n, const char* unit) { return std::to_string(n) + unit; };
+  if (days > 0) return part(days, "d ") + part(hours, "h");
+  if (hours > 0) return part(hours, "h ") + part(minutes, "m ") + part(seconds, "s");
+  if (minutes > 0) return part(minutes, "m ") + part(seconds, "s");
+  return part(seconds, "s");
 }
 
 }  // namespace dtbus::util

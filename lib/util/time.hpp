@@ -28,4 +28,14 @@ std::string format_time(int64_t ns);
 std::string now_rfc3339_ms();
 std::string rfc3339_ms(std::chrono::system_clock::time_point time);
 
+// ---- Durations, each in the shape one place of the output needs ----
+// A number of seconds as "%g" prints it (2.5, 60, 0.001): in messages like "within 2.5 s".
+std::string seconds_text(double seconds);
+// A progress bar's clock: 4:05, 1:02:03 (rounded to the second).
+std::string clock_duration(double seconds);
+// A table column's age, in its largest whole unit: 45s, 12m, 3h, 5d (negative counts as 0).
+std::string compact_duration(std::chrono::seconds duration);
+// For a person: 59s, 4m 12s, 1h 0m 5s, 2d 3h (negative counts as 0).
+std::string human_duration(std::chrono::seconds duration);
+
 }  // namespace dtbus::util

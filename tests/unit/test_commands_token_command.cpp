@@ -1,16 +1,17 @@
 #include <gtest/gtest.h>
 
 #include "dtbus/commands/token/token_command.hpp"
+#include "dtbus/util/time.hpp"
 
 using namespace dtbus;
 using std::chrono::seconds;
 
 TEST(AuthTokenCommand, HumanDuration) {
-  EXPECT_EQ(token_command::human_duration(seconds(0)), "0s");
-  EXPECT_EQ(token_command::human_duration(seconds(59)), "59s");
-  EXPECT_EQ(token_command::human_duration(seconds(252)), "4m 12s");
-  EXPECT_EQ(token_command::human_duration(seconds(3605)), "1h 0m 5s");
-  EXPECT_EQ(token_command::human_duration(seconds(2 * 86400 + 3 * 3600 + 7)), "2d 3h");
+  EXPECT_EQ(util::human_duration(seconds(0)), "0s");
+  EXPECT_EQ(util::human_duration(seconds(59)), "59s");
+  EXPECT_EQ(util::human_duration(seconds(252)), "4m 12s");
+  EXPECT_EQ(util::human_duration(seconds(3605)), "1h 0m 5s");
+  EXPECT_EQ(util::human_duration(seconds(2 * 86400 + 3 * 3600 + 7)), "2d 3h");
 }
 
 TEST(AuthTokenCommand, DescribeExpiry) {

@@ -6,6 +6,7 @@
 #include "dtbus/commands/dlq/dlq_command.hpp"
 #include "dtbus/dlq/session.hpp"
 #include "dtbus/util/terminal.hpp"
+#include "dtbus/util/time.hpp"
 
 namespace dtbus::dlq {
 namespace {
@@ -79,7 +80,9 @@ std::string render_table(const std::vector<const Entry*>& rows, bool with_state,
   std::string out = util::paint(header, util::Color::bold, color) + "\n";
   for (const auto* e : rows) {
     auto time = entry_time(*e);
-    std::string age = time ? format_age(*time, now) : "?";
+    std::string age =
+        time ? util::compact_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *time))
+             : "?";
     std::string state = state_name(e->state);
     out +=
         e->id + "  " + std::string(kAgeWidth - std::min(kAgeWidth, age.size()), ' ') + age + "  ";

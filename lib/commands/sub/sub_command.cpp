@@ -479,17 +479,11 @@ class Command {
     if (o_.count && received_ < *o_.count) {
       throw Error(ExitCode::timeout, "only " + std::to_string(received_) + " of " +
                                          std::to_string(*o_.count) + " message(s) within " +
-                                         seconds_text() + " s");
+                                         util::seconds_text(*o_.wait_s) + " s");
     }
     if (received_ == 0)
-      throw Error(ExitCode::timeout, "no message within " + seconds_text() + " s");
+      throw Error(ExitCode::timeout, "no message within " + util::seconds_text(*o_.wait_s) + " s");
     return 0;
-  }
-
-  std::string seconds_text() const {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", *o_.wait_s);
-    return text;
   }
 
   const GlobalOptions& globals_;

@@ -12,6 +12,7 @@
 #include "dtbus/util/json.hpp"
 #include "dtbus/util/terminal.hpp"
 #include "dtbus/util/text.hpp"
+#include "dtbus/util/time.hpp"
 
 namespace dtbus::token_command {
 namespace {
@@ -87,21 +88,11 @@ void print_decoded(const token::Token& token, const std::string& format) {
 
 }  // namespace
 
-std::string human_duration(std::chrono::seconds duration) {
-  long long total = std::max<long long>(0, duration.count());
-  long long days = total / 86400, hours = total % 86400 / 3600, minutes = total % 3600 / 60,
-            seconds = total % 60;
-  if (days > 0) return fmt::format("{}d {}h", days, hours);
-  if (hours > 0) return fmt::format("{}h {}m {}s", hours, minutes, seconds);
-  if (minutes > 0) return fmt::format("{}m {}s", minutes, seconds);
-  return fmt::format("{}s", seconds);
-}
-
 std::string describe_expiry(Clock::time_point expires_at, Clock::time_point now) {
   auto left = std::chrono::duration_cast<std::chrono::seconds>(expires_at - now);
   std::string when = " (" + utc_text(expires_at) + ")";
-  if (left.count() >= 0) return "expires in " + human_duration(left) + when;
-  return "expired " + human_duration(-left) + " ago" + when;
+  if (left.count() >= 0) return "expires in " + util::human_duration(left) + when;
+  return "expired " + util::human_duration(-left) + " ago" + when;
 }
 
 Selection select_provider(const GlobalOptions& globals, const Options& options,

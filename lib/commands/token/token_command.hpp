@@ -33,7 +33,6 @@ Selection select_provider(const GlobalOptions& globals, const Options& options,
                           const config::EnvLookup& env);
 
 // "4m 12s", "1h 0m 5s", "2d 3h": for expiry messages.
-std::string human_duration(std::chrono::seconds duration);
 // "expires in 4m 12s (2026-11-23T10:00:00Z)" / "expired 3s ago (...)".
 std::string describe_expiry(std::chrono::system_clock::time_point expires_at,
                             std::chrono::system_clock::time_point now);
