@@ -17,6 +17,7 @@
 
 #include "dtbus/config/config.hpp"
 #include "dtbus/config/paths.hpp"
+#include "dtbus/config/schema.hpp"
 #include "dtbus/core/topic.hpp"
 #include "dtbus/util/text.hpp"
 
@@ -127,12 +128,11 @@ struct Field {
   YAML::Node value;
 };
 
-using Handlers = std::vector<std::pair<std::string, std::function<void(const Field&)>>>;
 using Fields = std::map<std::string, Field>;  // what a walk found, by key
-
-const std::vector<std::string> kEnvelopes = {"none", "dt", "tracker"};
-const std::vector<std::string> kAuthMethods = {"client_secret_basic", "client_secret_post"};
-const std::vector<std::string> kTokenFields = {"password", "username"};
+using schema::KeyInfo;
+using schema::Kind;
+// Readers of the keys without a field (schema::Key::member), by key.
+using OwnReaders = std::map<std::string_view, std::function<void(const Field&, const KeyInfo&)>>;
 
 class Loader {
  public:
@@ -278,10 +278,12 @@ class Loader {
     }
   }
 
-  // Dispatches each key of `node` (a mapping, or empty) to its handler; unknown keys get a
-  // did-you-mean, `x-` keys are ignored (Compose extension fields, handy for anchors).
+  // Reads each key of `node` (a mapping, or empty) that `section` lists into its field of
+  // `target`, or with its reader in `own`; unknown keys get a did-you-mean, `x-` keys are ignored
+  // (Compose extension fields, handy for anchors).
+  template <class T>
   Fields walk(const YAML::Node& node, const std::string& path, const Location& where,
-              const Handlers& handlers) {
+              const schema::Section<T>& section, T& target, const OwnReaders& own = {}) {
     Fields seen;
     if (!node || node.IsNull()) return seen;
     if (!node.IsMap()) {
@@ -289,16 +291,20 @@ class Loader {
       return seen;
     }
     for (auto& field : entries(node, path, true)) {
-      auto handler = std::find_if(handlers.begin(), handlers.end(),
-                                  [&](auto& h) { return h.first == field.key; });
-      if (handler != handlers.end()) {
-        handler->second(field);
+      if (const auto* key = section.find(field.key)) {
+        std::visit(
+            [&](auto member) {
+              if constexpr (std::is_same_v<decltype(member), std::monostate>) {
+                own.at(key->info.name)(field, key->info);
+              } else {
+                read(field, key->info, target.*member);
+              }
+            },
+            key->member);
         seen.emplace(field.key, field);
       } else if (!field.key.starts_with("x-")) {
-        std::vector<std::string> known;
-        for (const auto& h : handlers) known.push_back(h.first);
         std::string message = "unknown key";
-        if (auto guess = util::closest_match(field.key, known)) {
+        if (auto guess = util::closest_match(field.key, section.names())) {
           message += " (did you mean " + quote(*guess) + "?)";
         }
         error(field.path, field.key_at, message);
@@ -401,6 +407,38 @@ class Loader {
     error(f.path, f.value_at, message);
   }
 
+  void read_url(const Field& f, std::string& out) {
+    read(f, out);
+    if (!out.empty() && !out.starts_with("https://") && !out.starts_with("http://")) {
+      error(f.path, f.value_at, "expected an http:// or https:// URL, got " + quote(out));
+    }
+  }
+
+  // A key's value into its field, as the key's kind says.
+  void read(const Field& f, const KeyInfo& key, std::string& out) {
+    switch (key.kind) {
+      case Kind::path:
+        return read_path(f, out);
+      case Kind::url:
+        return read_url(f, out);
+      case Kind::choice:
+        return read_choice(f, out, key.choices);
+      default:
+        return read(f, out, key.secret);
+    }
+  }
+  void read(const Field& f, const KeyInfo&, std::optional<std::string>& out) { read(f, out); }
+  void read(const Field& f, const KeyInfo&, bool& out) { read(f, out); }
+  void read(const Field& f, const KeyInfo& key, int& out) {
+    if (key.kind != Kind::choice) return read_int(f, out, key.min, key.max);
+    std::string choice;
+    read_choice(f, choice, key.choices);
+    if (!choice.empty()) out = std::stoi(choice);
+  }
+  void read(const Field& f, const KeyInfo& key, double& out) {
+    read_number(f, out, key.kind == Kind::number_or_zero);
+  }
+
   void require_file(const Field& f, const std::string& path) {
     if (auto problem = file_problem(path)) error(f.path, f.value_at, *problem);
   }
@@ -414,10 +452,10 @@ class Loader {
       return;
     }
     Config& config = result_.config;
-    auto seen = walk(root, "", top,
-                     {{"brokers", [&](const Field& f) { brokers(f); }},
-                      {"token_providers", [&](const Field& f) { token_providers(f); }},
-                      {"default_broker", [&](const Field& f) { read(f, config.default_broker); }}});
+    auto seen =
+        walk(root, "", top, schema::document(), config,
+             {{"brokers", [&](const Field& f, const KeyInfo&) { brokers(f); }},
+              {"token_providers", [&](const Field& f, const KeyInfo&) { token_providers(f); }}});
     // A file holding only token providers is complete for `dtbus token`; one with neither
     // section is most likely the wrong file.
     if (config.brokers.empty() && config.token_providers.empty()) {
@@ -441,18 +479,13 @@ class Loader {
     BrokerSettings b;
     b.name = entry.key;
     b.location = entry.key_at;
-    std::string class_name;
     std::string type;
-    auto seen = walk(entry.value, entry.path, entry.value_at,
-                     {{"class", [&](const Field& f) { read(f, class_name); }},
-                      {"type", [&](const Field& f) { read_choice(f, type, {"mqtt"}); }},
-                      {"enabled", [&](const Field& f) { read(f, b.enabled); }},
-                      {"config", [&](const Field& f) { broker_config(f, b); }},
-                      {"token_provider", [&](const Field& f) { read(f, b.token_provider); }},
-                      {"envelope", [&](const Field& f) { read_choice(f, b.envelope, kEnvelopes); }},
-                      {"source", [&](const Field& f) { source(f, b.source); }},
-                      {"dlq", [&](const Field& f) { dlq(f, b); }}});
-    b.class_name = class_name.empty() ? type : class_name;
+    auto seen = walk(entry.value, entry.path, entry.value_at, schema::broker(), b,
+                     {{"type", [&](const Field& f, const KeyInfo& key) { read(f, key, type); }},
+                      {"config", [&](const Field& f, const KeyInfo&) { broker_config(f, b); }},
+                      {"source", [&](const Field& f, const KeyInfo&) { source(f, b.source); }},
+                      {"dlq", [&](const Field& f, const KeyInfo&) { dlq(f, b); }}});
+    if (b.class_name.empty()) b.class_name = type;  // `class` wins over `type`
     if (seen.contains("token_provider") && !b.token_provider.empty()) {
       references_.push_back({seen.at("token_provider"), b.token_provider});
     }
@@ -461,31 +494,7 @@ class Loader {
   }
 
   void broker_config(const Field& section, BrokerSettings& b) {
-    std::string host;
-    auto seen = walk(section.value, section.path, section.value_at,
-                     {{"host", [&](const Field& f) { read(f, host); }},
-                      {"port", [&](const Field& f) { read_int(f, b.port, 1, 65535); }},
-                      {"client_id", [&](const Field& f) { read(f, b.client_id); }},
-                      {"username", [&](const Field& f) { read(f, b.username); }},
-                      {"password", [&](const Field& f) { read(f, b.password, true); }},
-                      {"use_tls", [&](const Field& f) { read(f, b.use_tls); }},
-                      {"ca_certs", [&](const Field& f) { read_path(f, b.ca_certs); }},
-                      {"certfile", [&](const Field& f) { read_path(f, b.certfile); }},
-                      {"keyfile", [&](const Field& f) { read_path(f, b.keyfile); }},
-                      {"verify_cert", [&](const Field& f) { read(f, b.verify_cert); }},
-                      {"keepalive", [&](const Field& f) { read_int(f, b.keepalive, 0, 65535); }},
-                      {"clean_session", [&](const Field& f) { read(f, b.clean_session); }},
-                      {"reconnect_interval",
-                       [&](const Field& f) { read_number(f, b.reconnect_interval, false); }},
-                      {"topic_prefix", [&](const Field& f) { read(f, b.topic_prefix); }},
-                      {"token_refresh_margin",
-                       [&](const Field& f) { read_number(f, b.token_refresh_margin, true); }},
-                      {"protocol", [&](const Field& f) {
-                         std::string protocol;
-                         read_choice(f, protocol, {"5", "311"});
-                         if (!protocol.empty()) b.protocol = std::stoi(protocol);
-                       }}});
-    if (!host.empty()) b.host = host;
+    auto seen = walk(section.value, section.path, section.value_at, schema::broker_config(), b);
 
     // Files are checked after the walk: use_tls may come after ca_certs.
     if (b.use_tls && !b.ca_certs.empty()) require_file(seen.at("ca_certs"), b.ca_certs);
@@ -503,18 +512,12 @@ class Loader {
 
   void source(const Field& section, envelope::Source& s) {
     // All scalars are strings here: app_version 1.0 must stay "1.0".
-    walk(section.value, section.path, section.value_at,
-         {{"app_key", [&](const Field& f) { read(f, s.app_key); }},
-          {"app_version", [&](const Field& f) { read(f, s.app_version); }},
-          {"module", [&](const Field& f) { read(f, s.module); }}});
+    walk(section.value, section.path, section.value_at, schema::source(), s);
   }
 
   void dlq(const Field& section, BrokerSettings& b) {
     DlqSettings d;
-    auto seen = walk(section.value, section.path, section.value_at,
-                     {{"topic", [&](const Field& f) { read(f, d.topic); }},
-                      {"client_id", [&](const Field& f) { read(f, d.client_id); }},
-                      {"spool", [&](const Field& f) { read_path(f, d.spool); }}});
+    auto seen = walk(section.value, section.path, section.value_at, schema::dlq(), d);
     if (seen.contains("topic")) {
       if (auto problem = topic::filter_problem(d.topic)) {
         error(seen.at("topic").path, seen.at("topic").value_at,
@@ -544,26 +547,7 @@ class Loader {
     TokenProviderSettings p;
     p.name = entry.key;
     p.location = entry.key_at;
-    auto url = [&](const Field& f, std::string& out) {
-      read(f, out);
-      if (!out.empty() && !out.starts_with("https://") && !out.starts_with("http://")) {
-        error(f.path, f.value_at, "expected an http:// or https:// URL, got " + quote(out));
-      }
-    };
-    auto seen = walk(
-        entry.value, entry.path, entry.value_at,
-        {{"type", [&](const Field& f) { read_choice(f, p.type, {"oidc_client_credentials"}); }},
-         {"base_url", [&](const Field& f) { url(f, p.base_url); }},
-         {"token_url", [&](const Field& f) { url(f, p.token_url); }},
-         {"client_id", [&](const Field& f) { read(f, p.client_id); }},
-         {"client_secret", [&](const Field& f) { read(f, p.client_secret, true); }},
-         {"scope", [&](const Field& f) { read(f, p.scope); }},
-         {"audience", [&](const Field& f) { read(f, p.audience); }},
-         {"auth_method", [&](const Field& f) { read_choice(f, p.auth_method, kAuthMethods); }},
-         {"ca_certs", [&](const Field& f) { read_path(f, p.ca_certs); }},
-         {"timeout", [&](const Field& f) { read_number(f, p.timeout, false); }},
-         {"username", [&](const Field& f) { read(f, p.username); }},
-         {"token_field", [&](const Field& f) { read_choice(f, p.token_field, kTokenFields); }}});
+    auto seen = walk(entry.value, entry.path, entry.value_at, schema::token_provider(), p);
     if (p.base_url.empty() && p.token_url.empty()) {
       error(entry.path, entry.key_at, "needs base_url (discovery) or token_url");
     }

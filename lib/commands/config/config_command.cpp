@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dtbus/config/config.hpp"
+#include "dtbus/config/schema.hpp"
 #include "dtbus/core/error.hpp"
 #include "dtbus/mqtt/connection.hpp"
 #include "dtbus/target/target.hpp"
@@ -16,61 +17,23 @@ namespace {
 
 // ordered: reports keep the field order of SPEC §4.
 using json = nlohmann::ordered_json;
-constexpr const char* kMasked = "***";
 
 json diagnostic_json(const config::Diagnostic& d) {
   return {
       {"path", d.path}, {"line", d.where.line}, {"column", d.where.column}, {"message", d.message}};
 }
 
-json secret(const std::string& value) { return value.empty() ? json(nullptr) : json(kMasked); }
-
+// Key order and masking come from the schema tables (config/schema.hpp).
 json broker_json(const config::BrokerSettings& b) {
-  json config = {
-      {"host", b.host},
-      {"port", b.port},
-      {"client_id", b.client_id ? json(*b.client_id) : json(nullptr)},
-      {"username", b.username.empty() ? json(nullptr) : json(b.username)},
-      {"password", secret(b.password)},
-      {"use_tls", b.use_tls},
-      {"ca_certs", b.ca_certs.empty() ? json(nullptr) : json(b.ca_certs)},
-      {"certfile", b.certfile.empty() ? json(nullptr) : json(b.certfile)},
-      {"keyfile", b.keyfile.empty() ? json(nullptr) : json(b.keyfile)},
-      {"verify_cert", b.verify_cert},
-      {"keepalive", b.keepalive},
-      {"clean_session", b.clean_session},
-      {"reconnect_interval", b.reconnect_interval},
-      {"topic_prefix", b.topic_prefix},
-      {"token_refresh_margin", b.token_refresh_margin},
-      {"protocol", b.protocol},
-  };
-  json entry = {{"class", b.class_name}, {"enabled", b.enabled}, {"config", config}};
+  json entry = {{"class", b.class_name},
+                {"enabled", b.enabled},
+                {"config", config::schema::shown(config::schema::broker_config(), b)}};
   if (!b.token_provider.empty()) entry["token_provider"] = b.token_provider;
   entry["envelope"] = b.envelope;
-  if (!b.source.app_key.empty() || !b.source.module.empty()) {
-    entry["source"] = {{"app_key", b.source.app_key},
-                       {"app_version", b.source.app_version},
-                       {"module", b.source.module}};
-  }
-  if (b.dlq)
-    entry["dlq"] = {
-        {"topic", b.dlq->topic}, {"client_id", b.dlq->client_id}, {"spool", b.dlq->spool}};
+  if (!b.source.app_key.empty() || !b.source.module.empty())
+    entry["source"] = config::schema::shown(config::schema::source(), b.source);
+  if (b.dlq) entry["dlq"] = config::schema::shown(config::schema::dlq(), *b.dlq);
   return entry;
-}
-
-json provider_json(const config::TokenProviderSettings& p) {
-  return {{"type", p.type},
-          {"base_url", p.base_url.empty() ? json(nullptr) : json(p.base_url)},
-          {"token_url", p.token_url.empty() ? json(nullptr) : json(p.token_url)},
-          {"client_id", p.client_id},
-          {"client_secret", secret(p.client_secret)},
-          {"scope", p.scope},
-          {"audience", p.audience.empty() ? json(nullptr) : json(p.audience)},
-          {"auth_method", p.auth_method},
-          {"ca_certs", p.ca_certs.empty() ? json(nullptr) : json(p.ca_certs)},
-          {"timeout", p.timeout},
-          {"username", p.username},
-          {"token_field", p.token_field}};
 }
 
 struct ConnectOutcome {
@@ -211,7 +174,8 @@ int show(const GlobalOptions& globals, const std::string& format) {
   if (!cfg.token_providers.empty()) {
     doc["token_providers"] = json::object();
     for (const auto& [name, provider] : cfg.token_providers)
-      doc["token_providers"][name] = provider_json(provider);
+      doc["token_providers"][name] =
+          config::schema::shown(config::schema::token_provider(), provider);
   }
   doc["default_broker"] = cfg.default_broker.empty() ? json(nullptr) : json(cfg.default_broker);
   util::write_stdout(format == "json" ? util::to_pretty_json(doc) + "\n" : util::to_yaml(doc));
