@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -72,7 +71,8 @@ class FakeLink : public dtbus::mqtt::Transport {
   int publish(const std::string& topic, std::string_view payload, int qos, bool,
               const dtbus::MessageProperties&) override {
     std::lock_guard lock(mutex_);
-    if (topic == refused_topic_) throw dtbus::Error(ExitCode::usage, "invalid topic '" + topic + "'");
+    if (topic == refused_topic_)
+      throw dtbus::Error(ExitCode::usage, "invalid topic '" + topic + "'");
     if (qos == 0 && !connected_) qos0_while_down_ = true;  // Connection would block instead
     int mid = next_mid_;
     next_mid_ = next_mid_ == 65535 ? 1 : next_mid_ + 1;
@@ -411,11 +411,12 @@ TEST_F(PublisherTest, MessageIdsWrappingPast65535AreAccountedCorrectly) {
 
 TEST_F(PublisherTest, AReconnectNeitherLosesNorDoubleCountsQos1Messages) {
   auto publisher = make_publisher(options(8));
-  for (const char* name : {"a", "b", "c", "d"}) publisher->publish(message(name), record_done(name));
+  for (const char* name : {"a", "b", "c", "d"})
+    publisher->publish(message(name), record_done(name));
   auto sent = link_->sent();
   link_->ack(sent[0].mid);
   link_->drop();
-  link_->reconnect();  // libmosquitto resends b, c, d itself under the same ids
+  link_->reconnect();       // libmosquitto resends b, c, d itself under the same ids
   link_->ack(sent[0].mid);  // a stray duplicate for "a"
   for (size_t i = 1; i < sent.size(); ++i) link_->ack(sent[i].mid);
   DeliveryReport report = publisher->finish();
@@ -500,7 +501,7 @@ TEST_F(PublisherTest, AMessageTheLinkRefusesStopsPublishingWithoutThrowing) {
   ASSERT_TRUE(so_far.refusal.has_value());
   EXPECT_EQ(so_far.refusal->code(), ExitCode::usage);
   EXPECT_EQ(so_far.stop_reason, "invalid topic 't/bad'");
-  EXPECT_EQ(so_far.failed, 0u);      // the refused message is not in failed-out
+  EXPECT_EQ(so_far.failed, 0u);          // the refused message is not in failed-out
   publisher->publish(message("later"));  // not sent: publishing has stopped
   EXPECT_EQ(link_->sent().size(), 1u);
   link_->ack_all_pending();  // what was in flight is still awaited
