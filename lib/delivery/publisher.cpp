@@ -15,6 +15,7 @@
 
 #include "dtbus/core/error.hpp"
 #include "dtbus/core/record.hpp"
+#include "dtbus/mqtt/connection.hpp"
 #include "dtbus/mqtt/settings.hpp"
 #include "dtbus/util/interrupt.hpp"
 #include "dtbus/util/json.hpp"
@@ -57,7 +58,7 @@ std::string seconds_text(std::chrono::milliseconds ms) {
 
 struct Publisher::Impl {
   DeliveryOptions options;
-  std::unique_ptr<mqtt::Connection> connection;
+  std::unique_ptr<mqtt::Transport> link;
 
   // Publishing thread only:
   std::vector<Slot> slots;
@@ -81,6 +82,13 @@ struct Publisher::Impl {
   std::vector<Event> events;
   size_t wake_at = 0;  // 0 = the publishing thread is not waiting; else wake at this many events
   std::atomic<bool> has_events{false};
+
+  ~Impl() {
+    // Stop the link's thread first: its handlers use the members destroyed after it (this
+    // matters when finish() was not reached, e.g. after an exception).
+    link.reset();
+    if (failed_file != nullptr) std::fclose(failed_file);
+  }
 
   void push_event(Event event) {
     std::lock_guard lock(mutex);
@@ -159,8 +167,15 @@ struct Publisher::Impl {
       if (!slot.busy || slot.message.qos != 0 || slot.epoch >= epoch) continue;
       if (slot.mid >= 0) slot_of_mid[static_cast<size_t>(slot.mid)] = -1;
       slot.epoch = epoch;
+      slot.mid = -1;
       const auto& m = slot.message;
-      slot.mid = connection->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+      try {
+        slot.mid = link->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+      } catch (const Error& e) {  // (it was taken once: hardly happens)
+        save_failed(m, e.what());
+        release(i, false);
+        continue;
+      }
       slot_of_mid[static_cast<size_t>(slot.mid)] = static_cast<int32_t>(i);
     }
   }
@@ -196,6 +211,26 @@ struct Publisher::Impl {
     }
   }
 
+  // The first stop wins: it is what the caller reports.
+  void stop(StoppedBy by, const std::string& reason) {
+    if (report.stopped_by != StoppedBy::nothing) return;
+    report.stopped_by = by;
+    report.stop_reason = reason;
+  }
+
+  // The failed-out "error" of a message publish() takes after the stop.
+  std::string not_sent_reason() const {
+    switch (report.stopped_by) {
+      case StoppedBy::signal:
+        return std::string(kNotSentAfterSignal);
+      case StoppedBy::refused:
+        return "not sent: an earlier message was refused (" + report.stop_reason + ")";
+      default:
+        return give_up_reason;
+    }
+  }
+
+  // Every pending message goes to failed-out with `why`.
   void give_up(const std::string& why) {
     if (given_up) return;
     given_up = true;
@@ -208,14 +243,8 @@ struct Publisher::Impl {
     }
   }
 
-  Error incomplete_error() const {
-    return Error(ExitCode::incomplete, std::to_string(report.failed) +
-                                           " message(s) not acknowledged (" + give_up_reason +
-                                           "); saved to " + report.failed_out_path);
-  }
-
   std::string timeout_reason() const {
-    return "no acknowledgement from " + connection->settings().describe() + " for " +
+    return "no acknowledgement from " + link->settings().describe() + " for " +
            seconds_text(options.timeout) + " s";
   }
 
@@ -242,9 +271,16 @@ struct Publisher::Impl {
     }
   }
 
-  [[noreturn]] void interrupted_now(const OutgoingMessage& message) {
+  void interrupted_now(const OutgoingMessage& message) {
+    stop(StoppedBy::signal, "interrupted by a signal");
     save_failed(message, std::string(kNotSentAfterSignal));
-    throw Error(ExitCode::interrupted, "interrupted by a signal");
+  }
+
+  void timed_out_now(const OutgoingMessage& message) {
+    std::string why = timeout_reason();
+    stop(StoppedBy::timeout, why);
+    give_up(why);
+    save_failed(message, why);
   }
 
   // Sleeps in short steps so that a signal ends the wait.
@@ -263,6 +299,13 @@ struct Publisher::Impl {
 };
 
 Publisher::Publisher(const mqtt::ConnectionSettings& settings, DeliveryOptions options)
+    : Publisher(
+          [&settings](mqtt::Handlers handlers) {
+            return std::make_unique<mqtt::Connection>(settings, std::move(handlers));
+          },
+          std::move(options)) {}
+
+Publisher::Publisher(const TransportFactory& make_transport, DeliveryOptions options)
     : impl_(std::make_unique<Impl>()) {
   Impl& impl = *impl_;
   impl.options = std::move(options);
@@ -279,44 +322,42 @@ Publisher::Publisher(const mqtt::ConnectionSettings& settings, DeliveryOptions o
   handlers.on_connect = [&impl](bool, bool reconnect) {
     if (reconnect) impl.push_event({Event::Type::reconnected, 0, 0});
   };
-  impl.connection = std::make_unique<mqtt::Connection>(settings, std::move(handlers));
-  impl.connection->connect();
+  impl.link = make_transport(std::move(handlers));
+  impl.link->connect();
   impl.started = Clock::now();
 }
 
-Publisher::~Publisher() {
-  if (!impl_) return;
-  // Stop the network thread first: its callbacks use the members destroyed below (this matters
-  // when finish() was not reached, e.g. after an exception).
-  impl_->connection.reset();
-  if (impl_->failed_file != nullptr) std::fclose(impl_->failed_file);
-}
+Publisher::~Publisher() = default;
 
 void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   Impl& impl = *impl_;
-  auto fail_now = [&](OutgoingMessage& m) {
-    impl.give_up(impl.timeout_reason());
-    impl.save_failed(m, impl.give_up_reason);
-    throw impl.incomplete_error();
-  };
-  if (impl.given_up) {
-    impl.save_failed(message, impl.give_up_reason);
-    throw impl.incomplete_error();
+  if (impl.report.stopped_by != StoppedBy::nothing) {
+    impl.save_failed(message, impl.not_sent_reason());
+    return;
   }
   impl.pace();
-  if (interrupt::interrupted()) impl.interrupted_now(message);
+  if (interrupt::interrupted()) {
+    impl.interrupted_now(message);
+    return;
+  }
   if (impl.has_events.load(std::memory_order_acquire)) impl.drain(std::nullopt);
   if (impl.in_flight == 0) impl.last_progress = Clock::now();
   // A full window resumes once a quarter of it is acknowledged.
   size_t batch = std::max<size_t>(1, std::min(impl.in_flight, impl.slots.size() / 4));
   auto waited = impl.wait_until_ready([&] { return !impl.free_slots.empty(); }, batch);
-  if (waited == Impl::Wait::ready && message.qos == 0 && !impl.connection->connected()) {
+  if (waited == Impl::Wait::ready && message.qos == 0 && !impl.link->connected()) {
     // QoS 0 is only written on a live link; waiting counts against the no-progress timeout.
-    waited = impl.wait_until_ready(
-        [&] { return impl.connection->wait_connected(std::chrono::milliseconds(0)); });
+    // (A reconnect is an event, so the wait wakes for it.)
+    waited = impl.wait_until_ready([&] { return impl.link->connected(); });
   }
-  if (waited == Impl::Wait::interrupted) impl.interrupted_now(message);
-  if (waited == Impl::Wait::timeout) fail_now(message);
+  if (waited == Impl::Wait::interrupted) {
+    impl.interrupted_now(message);
+    return;
+  }
+  if (waited == Impl::Wait::timeout) {
+    impl.timed_out_now(message);
+    return;
+  }
   size_t index = impl.free_slots.back();
   Slot& slot = impl.slots[index];
   slot.message = std::move(message);
@@ -324,7 +365,13 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   const OutgoingMessage& m = slot.message;
   int mid = 0;
   try {
-    mid = impl.connection->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+    mid = impl.link->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+  } catch (const Error& e) {
+    // Not queued, so not in failed-out either: the caller reports the refusal.
+    slot.message = OutgoingMessage{};
+    impl.stop(StoppedBy::refused, e.what());
+    impl.report.refusal = e;
+    return;
   } catch (...) {
     slot.message = OutgoingMessage{};
     throw;
@@ -338,6 +385,8 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   impl.report.published++;
 }
 
+StoppedBy Publisher::stopped_by() const { return impl_->report.stopped_by; }
+
 DeliveryReport Publisher::finish() {
   Impl& impl = *impl_;
   if (!impl.finished) {
@@ -347,15 +396,17 @@ DeliveryReport Publisher::finish() {
       auto all_done = [&] { return impl.in_flight == 0; };
       auto waited = impl.wait_until_ready(all_done);
       if (waited == Impl::Wait::interrupted) {
+        impl.stop(StoppedBy::signal, "interrupted by a signal");
         impl.drain_until(all_done,
                          std::min(impl.progress_deadline(), Clock::now() + kInterruptGrace));
         if (!all_done()) impl.give_up("not acknowledged before the interruption by a signal");
       } else if (waited == Impl::Wait::timeout) {
+        impl.stop(StoppedBy::timeout, impl.timeout_reason());
         impl.give_up(impl.timeout_reason());
       }
     }
     impl.report.duration_s = std::chrono::duration<double>(Clock::now() - impl.started).count();
-    impl.connection->disconnect();
+    impl.link->disconnect();
     if (impl.failed_file != nullptr) {
       std::fclose(impl.failed_file);
       impl.failed_file = nullptr;
@@ -368,14 +419,16 @@ void Publisher::save_unsent(const OutgoingMessage& message, const std::string& w
   impl_->save_failed(message, why);
 }
 
-void Publisher::abandon(const std::string& reason) { impl_->give_up(reason); }
-
 DeliveryReport Publisher::progress() const {
   DeliveryReport current = impl_->report;
   current.duration_s = std::chrono::duration<double>(Clock::now() - impl_->started).count();
   return current;
 }
 
-mqtt::Connection& Publisher::connection() { return *impl_->connection; }
+std::string stop_message(const DeliveryReport& report) {
+  if (report.stopped_by != StoppedBy::timeout) return report.stop_reason;
+  return std::to_string(report.failed) + " message(s) not acknowledged (" + report.stop_reason +
+         "); saved to " + report.failed_out_path;
+}
 
 }  // namespace dtbus::delivery

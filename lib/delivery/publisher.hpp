@@ -2,13 +2,17 @@
 // acknowledgement tracking across reconnects (message ids wrap past 65535), a no-progress
 // timeout, and the --failed-out file for whatever was not acknowledged (SPEC §4 `dtbus pub`).
 //
+// The broker link is an mqtt::Transport (transport.hpp): an mqtt::Connection, or a fake in the
+// unit tests.
+//
 // Guarantees: a QoS>=1 message counts as acknowledged only after its PUBACK/PUBCOMP with a
 // success reason; after a reconnect libmosquitto resends every unacknowledged QoS>=1 message.
 // A QoS 0 message counts once written to the socket; one dropped unwritten by a lost connection
 // is published again after the reconnect (rarely twice). Memory is bounded by `window`.
 // Every message that fails (rejected by the broker, pending when the timeout gives up or after a
-// signal, or never sent because of a signal) is appended at once to the failed-out file as a
-// record (record.hpp shape, plus "error"), ready for `dtbus pub --jsonl`.
+// signal, or never sent because publishing had stopped) is appended at once to the failed-out
+// file as a record (record.hpp shape, plus "error"), ready for `dtbus pub --jsonl`. A message
+// the link refuses to queue (bad topic, too large) is the exception: the caller reports it.
 #pragma once
 
 #include <chrono>
@@ -19,8 +23,9 @@
 #include <string>
 #include <string_view>
 
-#include "dtbus/mqtt/connection.hpp"
+#include "dtbus/core/error.hpp"
 #include "dtbus/mqtt/settings.hpp"
+#include "dtbus/mqtt/transport.hpp"
 
 namespace dtbus::delivery {
 
@@ -44,12 +49,26 @@ struct DeliveryOptions {
   std::string command = "pub";  // for the default failed-out name dtbus-<cmd>-failed-<pid>.jsonl
 };
 
+// Why publishing stopped before the caller was done. Once stopped, publish() sends nothing.
+enum class StoppedBy {
+  nothing,
+  timeout,  // no acknowledgement progress for DeliveryOptions::timeout
+  signal,   // SIGINT/SIGTERM (interrupt.hpp)
+  refused,  // the link refused to queue a message (bad topic, too large): see `refusal`
+};
+
 struct DeliveryReport {
   uint64_t published = 0;     // handed to the broker connection
   uint64_t acknowledged = 0;  // QoS 0: written; QoS>0: PUBACK/PUBCOMP with success reason
   uint64_t failed = 0;  // in the failed-out file: rejected, not acknowledged in time, or unsent
   double duration_s = 0;
   std::string failed_out_path;  // set when failed > 0
+  StoppedBy stopped_by = StoppedBy::nothing;
+  // For people: "no acknowledgement from <broker> for 60 s", "interrupted by a signal", or the
+  // refusal's message.
+  std::string stop_reason;
+  // stopped_by refused: the error to report (Error(usage) for a bad topic, Error(runtime) else).
+  std::optional<Error> refusal;
   bool complete() const { return failed == 0 && acknowledged == published; }
 };
 
@@ -57,21 +76,32 @@ struct DeliveryReport {
 // calls publish()/finish(), from inside those calls, never concurrently.
 using DoneCallback = std::function<void(bool acknowledged)>;
 
+// Makes the link once the Publisher has its handlers (they report acknowledgements and
+// reconnects).
+using TransportFactory = std::function<std::unique_ptr<mqtt::Transport>(mqtt::Handlers)>;
+
 class Publisher {
  public:
-  // Connects (throws Error 4/5 like Connection::connect).
+  // Connects an mqtt::Connection (throws Error 4/5 like Connection::connect).
   Publisher(const mqtt::ConnectionSettings& settings, DeliveryOptions options);
+  // Connects the link `make_transport` returns (throws what its connect() throws).
+  Publisher(const TransportFactory& make_transport, DeliveryOptions options);
   ~Publisher();
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
 
-  // Blocks while the window is full or the rate cap applies. Throws Error(incomplete) when the
-  // timeout passes without progress (every pending message, this one included, is then in the
-  // failed-out file; finish() still returns the report). After SIGINT/SIGTERM (interrupt.hpp)
-  // it sends nothing: the message goes to failed-out and Error(interrupted) is thrown.
-  // Throws Error(usage/runtime) when
-  // libmosquitto refuses the message itself (bad topic, too large): nothing is queued then.
+  // Blocks while the window is full or the rate cap applies. Delivery outcomes never throw:
+  // publishing stops instead (stopped_by(), reason and refusal in progress()), and every later
+  // publish() appends its message to failed-out at once, sends nothing and returns.
+  // - timeout: no acknowledgement progress for the timeout; every pending message, this one
+  //   included, is then in the failed-out file.
+  // - signal: after SIGINT/SIGTERM it sends nothing; the message goes to failed-out.
+  // - refused: the link refused the message itself (bad topic, too large); it is neither
+  //   queued nor in failed-out, and what is in flight is still awaited by finish().
   void publish(OutgoingMessage message, DoneCallback on_done = {});
+
+  StoppedBy stopped_by() const;
+  bool stopped() const { return stopped_by() != StoppedBy::nothing; }
 
   // A message the caller will not send (e.g. read but not published before a signal): appended
   // to failed-out with `why`, counted as failed.
@@ -81,21 +111,20 @@ class Publisher {
   // unacknowledged ones to failed-out, disconnects, and reports. Never throws for delivery
   // failures: check report.complete() (exit 7 otherwise). After SIGINT/SIGTERM it waits at most
   // 2 s (and never longer than the timeout) for what is in flight, then saves the rest to
-  // failed-out; the caller checks interrupt::interrupted() for its exit status.
+  // failed-out; the caller checks interrupt::interrupted() for its exit status. A timeout or
+  // signal that ends the wait here is in report.stopped_by too (unless publishing had stopped).
   DeliveryReport finish();
 
-  // Gives up now: every pending message goes to failed-out. finish() then
-  // returns at once. Safe to call from the publishing thread only.
-  void abandon(const std::string& reason);
-
-  // Counters so far (for progress displays).
+  // Counters and the stop so far (for progress displays, and the stop's details).
   DeliveryReport progress() const;
-
-  mqtt::Connection& connection();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The stop as one line for a log: for a timeout "3 message(s) not acknowledged (no
+// acknowledgement from <broker> for 60 s); saved to <failed-out>", else the stop_reason.
+std::string stop_message(const DeliveryReport& report);
 
 }  // namespace dtbus::delivery

@@ -20,6 +20,7 @@
 
 #include "dtbus/core/message.hpp"
 #include "dtbus/mqtt/settings.hpp"
+#include "dtbus/mqtt/transport.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
@@ -34,36 +35,25 @@ struct Subscription {
   int retain_handling = 0;  // 0 send, 1 send if new, 2 never (MQTT 5)
 };
 
-struct Handlers {
-  // The handler may move from the message (it is not used afterwards); a lambda taking
-  // `const ReceivedMessage&` fits too.
-  std::function<void(ReceivedMessage&)> on_message;
-  // QoS 0: written to the socket; QoS 1/2: PUBACK/PUBCOMP. reason_code >= 0x80 = rejected.
-  std::function<void(int mid, int reason_code)> on_publish;
-  // After every successful CONNACK (first connect and reconnects).
-  std::function<void(bool session_present, bool reconnect)> on_connect;
-  std::function<void(const std::string& reason)> on_connection_lost;
-};
-
-class Connection {
+class Connection : public Transport {
  public:
   Connection(mqtt::ConnectionSettings settings, Handlers handlers);
-  ~Connection();
+  ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Blocks until CONNACK. Throws Error(connect) for DNS/refused/TLS/timeout and Error(auth)
   // for a CONNACK that refuses the credentials.
-  void connect();
+  void connect() override;
   std::chrono::microseconds connect_latency() const;
-  bool connected() const;
+  bool connected() const override;
   // Waits up to `timeout` for the link to be up; false on timeout or after disconnect().
   bool wait_connected(std::chrono::milliseconds timeout) const;
 
   // Returns the message id. QoS 0 waits while reconnecting; QoS>0 is queued by libmosquitto
   // even while disconnected. Throws Error(usage) for a bad topic, Error(runtime) otherwise.
   int publish(const std::string& topic, std::string_view payload, int qos, bool retain,
-              const MessageProperties& properties = {});
+              const MessageProperties& properties = {}) override;
 
   // Subscribes and waits for the SUBACK (re-subscribed automatically after a reconnect that
   // lost the session). Returns the granted QoS per filter; a refused filter throws Error(auth).
@@ -73,9 +63,9 @@ class Connection {
   // Sends DISCONNECT after everything already queued and stops the network thread. A clean
   // MQTT 5 session is dropped at the broker; a durable one keeps its configured expiry.
   // Returns within a few seconds even when the broker does not read (the socket is closed).
-  void disconnect();
+  void disconnect() override;
 
-  const mqtt::ConnectionSettings& settings() const;
+  const mqtt::ConnectionSettings& settings() const override;
   // Number of reconnects so far (for --stats and tests).
   int reconnect_count() const;
 

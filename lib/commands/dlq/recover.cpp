@@ -133,8 +133,14 @@ void clear_retained(const Setup& setup, const GlobalOptions& globals, Spool& spo
           spdlog::warn("{}", ex.what());
         }
       });
+      if (publisher.stopped()) break;
     }
-    publisher.finish();
+    if (publisher.stopped()) {
+      spdlog::warn("clearing retained DLQ messages: {}",
+                   delivery::stop_message(publisher.progress()));
+    } else {
+      publisher.finish();
+    }
   } catch (const Error& e) {
     spdlog::warn("clearing retained DLQ messages: {}", e.what());
   }
@@ -241,6 +247,7 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
             if (journal_error.empty()) journal_error = e.what();  // the cause, not what follows
           }
         });
+        if (publisher.stopped()) break;
         if (Clock::now() - last_sync >= kSyncInterval) {
           spool.sync();
           last_sync = Clock::now();
@@ -248,8 +255,14 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
         progress.update(recovered);
       }
     } catch (const Error& e) {
-      // Timeout without progress: what is not acknowledged stays pending for the next run.
-      if (e.code() != ExitCode::interrupted) spdlog::error("{}", e.what());
+      spdlog::error("{}", e.what());
+    }
+    // Timeout without progress or a refused message: what is not acknowledged stays pending for
+    // the next run. (A signal is reported below.)
+    auto so_far = publisher.progress();
+    if (so_far.stopped_by == delivery::StoppedBy::timeout ||
+        so_far.stopped_by == delivery::StoppedBy::refused) {
+      spdlog::error("{}", delivery::stop_message(so_far));
     }
     publisher.finish();
     progress.update(recovered, true);

@@ -86,12 +86,8 @@ class Command {
     delivery.command = "pub";
     delivery::Publisher publisher(target_.connection, delivery);
     std::optional<Error> input_error;
-    try {
-      publish_all(publisher, input_error);
-    } catch (const Error& e) {
-      if (e.code() != ExitCode::incomplete && e.code() != ExitCode::interrupted) throw;
-      if (e.code() == ExitCode::incomplete) input_error = e;
-    }
+    publish_all(publisher, input_error);
+    if (publisher.stopped_by() == delivery::StoppedBy::refused) throw *publisher.progress().refusal;
     if (interrupt::interrupted()) save_unsent_lines(publisher, input_error);
     delivery::DeliveryReport report = publisher.finish();
     print_summary(report);
@@ -102,9 +98,7 @@ class Command {
       throw interrupted_error(report);
     }
     if (!report.complete()) {
-      if (input_error && input_error->code() != ExitCode::incomplete) {
-        print_error("pub", input_error->what());
-      }
+      if (input_error) print_error("pub", input_error->what());
       throw Error(ExitCode::incomplete,
                   std::to_string(report.failed) + " of " + std::to_string(report.published) +
                       " message(s) not acknowledged; saved to " + report.failed_out_path +
@@ -185,7 +179,8 @@ class Command {
 
   void publish_all(delivery::Publisher& publisher, std::optional<Error>& input_error) {
     if (single_) {
-      for (uint64_t i = 0; i < o_.repeat && !interrupt::interrupted(); ++i) {
+      for (uint64_t i = 0; i < o_.repeat && !interrupt::interrupted() && !publisher.stopped();
+           ++i) {
         std::string payload = *single_;
         if (i > 0 && envelope_.kind != envelope::Kind::none) {
           // A fresh id/trace_id/timestamp per repetition.
@@ -201,7 +196,7 @@ class Command {
     delivery::OutgoingMessage message = base_message({});
     while (next_message(message, input_error)) {
       publisher.publish(message);
-      if (interrupt::interrupted()) return;
+      if (interrupt::interrupted() || publisher.stopped()) return;
     }
   }
 

@@ -311,12 +311,8 @@ int run(const GlobalOptions& globals, const Options& options, const std::string&
           message.retain = options.retain == "keep" && selected.record.retain;
           message.properties = std::move(selected.record.properties);
           position = std::move(selected.position);
-          try {
-            publisher.publish(std::move(message));
-          } catch (const Error& e) {
-            if (e.code() != ExitCode::usage) throw;
-            throw Error(e.code(), position + ": " + e.what());  // refused by libmosquitto
-          }
+          publisher.publish(std::move(message));
+          if (publisher.stopped()) return false;
           TimePoint actual = clock.now();
           scheduler.sent(actual);
           timing_log.add(due, actual);
@@ -324,14 +320,18 @@ int run(const GlobalOptions& globals, const Options& options, const std::string&
           return !interrupt::interrupted();
         });
   } catch (const Error& e) {
-    if (e.code() == ExitCode::incomplete) {
-      // No acknowledgement progress for --timeout: what was in flight is in failed-out.
-      stopped = Error(e.code(), "replay stopped at " + position + "; later records were not sent");
-    } else if (e.code() == ExitCode::usage) {
-      bad_input = e;  // a bad line: the records before it were sent, see them acknowledged
-    } else if (e.code() != ExitCode::interrupted) {  // (the record is in failed-out then)
-      throw;
-    }
+    if (e.code() != ExitCode::usage) throw;
+    bad_input = e;  // a bad line: the records before it were sent, see them acknowledged
+  }
+  // (After a signal the record is in failed-out: nothing to add.)
+  if (publisher.stopped_by() == delivery::StoppedBy::timeout) {
+    // No acknowledgement progress for --timeout: what was in flight is in failed-out.
+    stopped = Error(ExitCode::incomplete,
+                    "replay stopped at " + position + "; later records were not sent");
+  } else if (publisher.stopped_by() == delivery::StoppedBy::refused) {
+    Error refusal = *publisher.progress().refusal;  // refused by libmosquitto
+    if (refusal.code() != ExitCode::usage) throw refusal;
+    bad_input = Error(refusal.code(), position + ": " + refusal.what());
   }
   progress.clear();
   delivery::DeliveryReport report = publisher.finish();
