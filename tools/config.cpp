@@ -7,7 +7,8 @@ int main(int argc, char** argv) {
   CLI::App& app = command.app();
   app.require_subcommand(1);
 
-  dtbus::config_command::TestOptions test_options;
+  dtbus::commands::config::Options options;
+  auto& test_options = options.test;
   auto* test =
       app.add_subcommand("test", "Validate the config; with --connect also reach each broker");
   test->add_flag("--all", test_options.all,
@@ -20,17 +21,19 @@ int main(int argc, char** argv) {
   for (auto* sub : app.get_subcommands({})) sub->fallthrough();
 
   return command.run(argc, argv, [&] {
+    using Action = dtbus::commands::config::Options::Action;
     auto& globals = command.globals();
+    std::string format;  // each subcommand has its own default
     if (app.got_subcommand("test")) {
-      std::string format =
-          globals.output.empty() || globals.output == "yaml" ? "text" : globals.output;
-      return dtbus::config_command::test(globals, test_options, format);
+      options.action = Action::test;
+      format = globals.output.empty() || globals.output == "yaml" ? "text" : globals.output;
+    } else if (app.got_subcommand("show")) {
+      options.action = Action::show;
+      format = globals.output == "json" ? "json" : "yaml";
+    } else {
+      options.action = Action::path;
+      format = globals.output == "json" ? "json" : "text";
     }
-    if (app.got_subcommand("show")) {
-      std::string format = globals.output == "json" ? "json" : "yaml";
-      return dtbus::config_command::show(globals, format);
-    }
-    std::string format = globals.output == "json" ? "json" : "text";
-    return dtbus::config_command::path(globals, format);
+    return dtbus::commands::config::run({globals, format}, options);
   });
 }

@@ -36,14 +36,15 @@ int main(int argc, char** argv) {
   app.add_subcommand("attach",
                      "Create the durable DLQ subscription (idempotent) and pull what is queued");
 
-  dtbus::dlq::ListOptions list_options;
+  dtbus::commands::dlq::Options options;
+  auto& list_options = options.list;
   auto* list = app.add_subcommand("list", "Pull from the broker, then show pending dead letters");
   add_filters(list, list_options.filters, true);
   list->add_flag("--all", list_options.all, "Show every entry: pending, recovered and purged");
   list->add_flag("--no-pull", list_options.no_pull,
                  "Only read the spool; do not contact the broker");
 
-  dtbus::dlq::RecoverOptions recover_options;
+  auto& recover_options = options.recover;
   auto* recover =
       app.add_subcommand("recover", "Republish pending dead letters to their original topic");
   add_filters(recover, recover_options.filters, true);
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   recover->add_flag("--no-pull", recover_options.no_pull, "Do not pull from the broker first");
 
-  dtbus::dlq::PurgeOptions purge_options;
+  auto& purge_options = options.purge;
   auto* purge = app.add_subcommand("purge", "Drop pending dead letters for good (needs --yes)");
   add_filters(purge, purge_options.filters, true);
   purge->add_flag("--yes", purge_options.yes, "Confirm the purge");
@@ -78,11 +79,11 @@ int main(int argc, char** argv) {
   for (auto* sub : app.get_subcommands({})) sub->fallthrough();
 
   return command.run(argc, argv, [&] {
-    const auto& globals = command.globals();
-    std::string format = command.output();
-    if (app.got_subcommand("attach")) return dtbus::dlq::attach(globals, format);
-    if (app.got_subcommand("list")) return dtbus::dlq::list(globals, list_options, format);
-    if (app.got_subcommand("recover")) return dtbus::dlq::recover(globals, recover_options, format);
-    return dtbus::dlq::purge(globals, purge_options, format);
+    using Action = dtbus::commands::dlq::Options::Action;
+    options.action = app.got_subcommand("attach")    ? Action::attach
+                     : app.got_subcommand("list")    ? Action::list
+                     : app.got_subcommand("recover") ? Action::recover
+                                                     : Action::purge;
+    return dtbus::commands::dlq::run(command.invocation(), options);
   });
 }

@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   app.remove_option(app.get_option("--quiet"));
   app.add_flag("--quiet", command.globals().quiet, "Only errors on stderr")
       ->group("Global options");
-  dtbus::pub::Options o;
+  dtbus::commands::pub::Options o;
   app.add_option("-t,--topic", o.topic,
                  "Topic (the broker's topic_prefix is prepended); optional with --jsonl")
       ->type_name("TOPIC");
@@ -66,5 +66,5 @@ int main(int argc, char** argv) {
       ->type_name("N")
       ->check(CLI::Range(1, 16384));
   return command.run(argc, argv,
-                     [&] { return dtbus::pub::run(command.globals(), o, command.output()); });
+                     [&] { return dtbus::commands::pub::run(command.invocation(), o); });
 }

@@ -5,7 +5,7 @@
 int main(int argc, char** argv) {
   dtbus::cli::Command command("replay");
   CLI::App& app = command.app();
-  dtbus::replay::Options options;
+  dtbus::commands::replay::Options options;
   auto& timing = options.timing;
 
   app.add_option("files", options.inputs,
@@ -66,6 +66,6 @@ int main(int argc, char** argv) {
       ->default_val(60.0)
       ->type_name("S");
 
-  return command.run(
-      argc, argv, [&] { return dtbus::replay::run(command.globals(), options, command.output()); });
+  return command.run(argc, argv,
+                     [&] { return dtbus::commands::replay::run(command.invocation(), options); });
 }

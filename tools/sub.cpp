@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   app.remove_option(app.get_option("--quiet"));
   app.add_flag("--quiet", command.globals().quiet, "Only errors on stderr")
       ->group("Global options");
-  dtbus::sub::Options o;
+  dtbus::commands::sub::Options o;
   app.add_option("-t,--topic", o.filters, "Topic filter, MQTT wildcards + and # (repeatable)")
       ->type_name("FILTER");
   // Own vector: CLI11 would let the positional values replace the -t values in a shared one.
@@ -50,6 +50,6 @@ int main(int argc, char** argv) {
   app.add_flag("--stats", o.stats, "Print messages, rate and bytes on stderr at exit");
   return command.run(argc, argv, [&] {
     o.filters.insert(o.filters.end(), positional_filters.begin(), positional_filters.end());
-    return dtbus::sub::run(command.globals(), o, command.globals().output);
+    return dtbus::commands::sub::run({command.globals(), command.globals().output}, o);
   });
 }

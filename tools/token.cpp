@@ -5,7 +5,7 @@
 int main(int argc, char** argv) {
   dtbus::cli::Command command("token");
   CLI::App& app = command.app();
-  dtbus::token_command::Options options;
+  dtbus::commands::token::Options options;
   auto* provider =
       app.add_option(
              "--provider", options.provider,
@@ -19,7 +19,6 @@ int main(int argc, char** argv) {
   app.add_flag("--refresh", options.refresh,
                "Fetch a new token even if the cached one is still valid")
       ->excludes(no_cache);
-  return command.run(argc, argv, [&] {
-    return dtbus::token_command::run(command.globals(), options, command.output());
-  });
+  return command.run(argc, argv,
+                     [&] { return dtbus::commands::token::run(command.invocation(), options); });
 }

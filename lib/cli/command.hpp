@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "dtbus/cli/command_table.hpp"
+#include "dtbus/commands/invocation.hpp"
 #include "dtbus/core/global_options.hpp"
 #include "dtbus/util/export.hpp"
 
@@ -36,6 +37,8 @@ class Command {
   const std::string& name() const { return name_; }
   // Output format after parsing: -o value, or the command's default (first entry).
   std::string output() const;
+  // What the command's run() takes, after parsing.
+  commands::Invocation invocation() const { return {globals_, output()}; }
   // Parses argv, sets up logging, runs `action`, maps dtbus::Error/CLI11 errors to exit codes.
   int run(int argc, char** argv, const std::function<int()>& action);
 

@@ -48,12 +48,6 @@ struct Event {
   int reason = 0;
 };
 
-std::string seconds_text(std::chrono::milliseconds ms) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", static_cast<double>(ms.count()) / 1000.0);
-  return text;
-}
-
 }  // namespace
 
 struct Publisher::Impl {
@@ -245,7 +239,7 @@ struct Publisher::Impl {
 
   std::string timeout_reason() const {
     return "no acknowledgement from " + link->settings().describe() + " for " +
-           seconds_text(options.timeout) + " s";
+           util::seconds_text(static_cast<double>(options.timeout.count()) / 1000.0) + " s";
   }
 
   Clock::time_point progress_deadline() const { return last_progress + options.timeout; }

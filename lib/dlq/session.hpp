@@ -46,9 +46,5 @@ OpenSpool open_spool(const Setup& setup, bool pull_first);
 // never equals the durable one.
 mqtt::ConnectionSettings publish_settings(const Setup& setup, const GlobalOptions& globals);
 
-// Clears retained DLQ messages at the broker for recovered/purged entries not yet cleared
-// (empty retained publish), journaling each clear. Failures are warnings: retried next time.
-void clear_retained(const Setup& setup, const GlobalOptions& globals, Spool& spool);
-
 }  // namespace detail
 }  // namespace dtbus::dlq

@@ -1,4 +1,5 @@
-// The replay progress bar on stderr: count/total, rate and ETA, redrawn at most 10 times a second.
+// The progress bar on stderr (replay, dlq recover): count/total, rate and ETA, redrawn at most 10
+// times a second.
 #pragma once
 
 #include <chrono>

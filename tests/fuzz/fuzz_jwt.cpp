@@ -33,7 +33,7 @@ void decode(std::string_view token) {
           "the error message does not contain the token");
   }
   if (auto exp = jwt::expiry(token)) {
-    (void)dtbus::token_command::describe_expiry(*exp, std::chrono::system_clock::now());
+    (void)dtbus::commands::token::describe_expiry(*exp, std::chrono::system_clock::now());
   }
 }
 

@@ -117,7 +117,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(lseek(fd, 0, SEEK_SET) == 0, "rewind the input file");
 
   // pub reads stdin with LineReader; a tiny buffer exercises the growth and the carry-over.
-  dtbus::pub::LineReader reader(fd, 7);
+  dtbus::commands::pub::LineReader reader(fd, 7);
   std::vector<std::string> lines;
   while (auto line = reader.next()) lines.emplace_back(*line);
   check(lines == expected, "LineReader splits like '\\n'");

@@ -5,7 +5,7 @@
 
 #include "dtbus/commands/pub/line_reader.hpp"
 
-namespace dtbus::pub {
+namespace dtbus::commands::pub {
 namespace {
 
 // Feeds `input` through a pipe in small chunks and collects the lines.
@@ -88,4 +88,4 @@ TEST(LineReader, AtEndOnlyAfterTheLastLine) {
 }
 
 }  // namespace
-}  // namespace dtbus::pub
+}  // namespace dtbus::commands::pub

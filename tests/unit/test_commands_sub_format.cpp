@@ -3,7 +3,7 @@
 #include "dtbus/commands/sub/format.hpp"
 #include "dtbus/core/error.hpp"
 
-namespace dtbus::sub {
+namespace dtbus::commands::sub {
 namespace {
 
 dtbus::ReceivedMessage message() {
@@ -67,4 +67,4 @@ TEST(TextLine, AlignedAndCompact) {
 }
 
 }  // namespace
-}  // namespace dtbus::sub
+}  // namespace dtbus::commands::sub

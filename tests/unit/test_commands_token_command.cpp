@@ -16,8 +16,8 @@ TEST(AuthTokenCommand, HumanDuration) {
 
 TEST(AuthTokenCommand, DescribeExpiry) {
   auto exp = std::chrono::system_clock::from_time_t(1795428000);  // 2026-11-23T10:00:00Z
-  EXPECT_EQ(token_command::describe_expiry(exp, exp - seconds(252)),
+  EXPECT_EQ(commands::token::describe_expiry(exp, exp - seconds(252)),
             "expires in 4m 12s (2026-11-23T10:00:00Z)");
-  EXPECT_EQ(token_command::describe_expiry(exp, exp + seconds(3)),
+  EXPECT_EQ(commands::token::describe_expiry(exp, exp + seconds(3)),
             "expired 3s ago (2026-11-23T10:00:00Z)");
 }

@@ -12,27 +12,28 @@
 #include "dtbus/util/json.hpp"
 #include "dtbus/util/terminal.hpp"
 
-namespace dtbus::config_command {
+namespace dtbus::commands::config {
 namespace {
 
 // ordered: reports keep the field order of SPEC §4.
 using json = nlohmann::ordered_json;
 
-json diagnostic_json(const config::Diagnostic& d) {
+json diagnostic_json(const dtbus::config::Diagnostic& d) {
   return {
       {"path", d.path}, {"line", d.where.line}, {"column", d.where.column}, {"message", d.message}};
 }
 
 // Key order and masking come from the schema tables (config/schema.hpp).
-json broker_json(const config::BrokerSettings& b) {
-  json entry = {{"class", b.class_name},
-                {"enabled", b.enabled},
-                {"config", config::schema::shown(config::schema::broker_config(), b)}};
+json broker_json(const dtbus::config::BrokerSettings& b) {
+  json entry = {
+      {"class", b.class_name},
+      {"enabled", b.enabled},
+      {"config", dtbus::config::schema::shown(dtbus::config::schema::broker_config(), b)}};
   if (!b.token_provider.empty()) entry["token_provider"] = b.token_provider;
   entry["envelope"] = b.envelope;
   if (!b.source.app_key.empty() || !b.source.module.empty())
-    entry["source"] = config::schema::shown(config::schema::source(), b.source);
-  if (b.dlq) entry["dlq"] = config::schema::shown(config::schema::dlq(), *b.dlq);
+    entry["source"] = dtbus::config::schema::shown(dtbus::config::schema::source(), b.source);
+  if (b.dlq) entry["dlq"] = dtbus::config::schema::shown(dtbus::config::schema::dlq(), *b.dlq);
   return entry;
 }
 
@@ -43,7 +44,7 @@ struct ConnectOutcome {
   ExitCode code = ExitCode::ok;
 };
 
-ConnectOutcome try_connect(const GlobalOptions& globals, const config::Config& cfg,
+ConnectOutcome try_connect(const GlobalOptions& globals, const dtbus::config::Config& cfg,
                            const std::string& broker) {
   ConnectOutcome outcome;
   GlobalOptions options = globals;
@@ -65,16 +66,16 @@ ConnectOutcome try_connect(const GlobalOptions& globals, const config::Config& c
 }  // namespace
 
 int test(const GlobalOptions& globals, const TestOptions& options, const std::string& format) {
-  auto env = config::process_env();
-  auto lookup = config::find_config(globals.config_file, env);
+  auto env = dtbus::config::process_env();
+  auto lookup = dtbus::config::find_config(globals.config_file, env);
   if (!lookup.path) {
     std::string searched;
     for (const auto& s : lookup.searched) searched += (searched.empty() ? "" : ", ") + s;
     throw Error(ExitCode::config, "no config file found (searched " + searched + ")");
   }
-  config::LoadOptions load_options;
+  dtbus::config::LoadOptions load_options;
   load_options.strict = options.strict;
-  auto result = config::load_file(*lookup.path, load_options);
+  auto result = dtbus::config::load_file(*lookup.path, load_options);
   const auto& cfg = result.config;
   bool valid = result.ok();
   bool color = globals.color_stdout();
@@ -105,7 +106,7 @@ int test(const GlobalOptions& globals, const TestOptions& options, const std::st
   std::string text;
   for (const auto& d : result.diagnostics) {
     std::string line = d.format();
-    bool is_error = d.severity == config::Diagnostic::Severity::error;
+    bool is_error = d.severity == dtbus::config::Diagnostic::Severity::error;
     auto label = is_error ? std::string(": error: ") : std::string(": warning: ");
     if (auto at = line.find(label); at != std::string::npos && color) {
       line.replace(at, label.size(),
@@ -175,7 +176,7 @@ int show(const GlobalOptions& globals, const std::string& format) {
     doc["token_providers"] = json::object();
     for (const auto& [name, provider] : cfg.token_providers)
       doc["token_providers"][name] =
-          config::schema::shown(config::schema::token_provider(), provider);
+          dtbus::config::schema::shown(dtbus::config::schema::token_provider(), provider);
   }
   doc["default_broker"] = cfg.default_broker.empty() ? json(nullptr) : json(cfg.default_broker);
   util::write_stdout(format == "json" ? util::to_pretty_json(doc) + "\n" : util::to_yaml(doc));
@@ -183,7 +184,7 @@ int show(const GlobalOptions& globals, const std::string& format) {
 }
 
 int path(const GlobalOptions& globals, const std::string& format) {
-  auto lookup = config::find_config(globals.config_file, config::process_env());
+  auto lookup = dtbus::config::find_config(globals.config_file, dtbus::config::process_env());
   if (format == "json") {
     json doc = {{"path", lookup.path ? json(*lookup.path) : json(nullptr)},
                 {"reason", lookup.reason},
@@ -199,4 +200,16 @@ int path(const GlobalOptions& globals, const std::string& format) {
   return lookup.path ? 0 : static_cast<int>(ExitCode::config);
 }
 
-}  // namespace dtbus::config_command
+int run(const Invocation& invocation, const Options& options) {
+  switch (options.action) {
+    case Options::Action::test:
+      return test(invocation.globals, options.test, invocation.output);
+    case Options::Action::show:
+      return show(invocation.globals, invocation.output);
+    case Options::Action::path:
+      return path(invocation.globals, invocation.output);
+  }
+  return 2;
+}
+
+}  // namespace dtbus::commands::config

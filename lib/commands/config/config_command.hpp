@@ -3,12 +3,12 @@
 
 #include <string>
 
-#include "dtbus/core/global_options.hpp"
+#include "dtbus/commands/invocation.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
 
-namespace dtbus::config_command {
+namespace dtbus::commands::config {
 
 struct TestOptions {
   bool all = false;      // --all: connect to every enabled broker
@@ -16,11 +16,19 @@ struct TestOptions {
   bool strict = false;   // --strict
 };
 
-// Each returns the process exit status and prints to stdout in `format`.
+struct Options {
+  enum class Action { test, show, path } action = Action::test;
+  TestOptions test;
+};
+
+// Runs the chosen subcommand; returns the exit status.
+int run(const Invocation& invocation, const Options& options);
+
+// The subcommands run() calls. Each returns the exit status and prints to stdout in `format`.
 int test(const GlobalOptions& globals, const TestOptions& options, const std::string& format);
 int show(const GlobalOptions& globals, const std::string& format);
 int path(const GlobalOptions& globals, const std::string& format);
 
-}  // namespace dtbus::config_command
+}  // namespace dtbus::commands::config
 
 DTBUS_PUBLIC_END

@@ -5,7 +5,9 @@
 #include "dtbus/util/json.hpp"
 #include "dtbus/util/terminal.hpp"
 
-namespace dtbus::dlq {
+namespace dtbus::commands::dlq {
+
+using namespace dtbus::dlq;
 
 int attach(const GlobalOptions& globals, const std::string& format) {
   Setup setup = resolve_setup(globals);
@@ -31,4 +33,4 @@ int attach(const GlobalOptions& globals, const std::string& format) {
   return 0;
 }
 
-}  // namespace dtbus::dlq
+}  // namespace dtbus::commands::dlq

@@ -6,22 +6,22 @@
 #include <optional>
 #include <string>
 
-#include "dtbus/core/global_options.hpp"
+#include "dtbus/commands/invocation.hpp"
 #include "dtbus/dlq/filter.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
 
-namespace dtbus::dlq {
+namespace dtbus::commands::dlq {
 
 struct ListOptions {
-  FilterOptions filters;
+  dtbus::dlq::FilterOptions filters;
   bool all = false;
   bool no_pull = false;
 };
 
 struct RecoverOptions {
-  FilterOptions filters;
+  dtbus::dlq::FilterOptions filters;
   bool dry_run = false;
   std::optional<double> rate;
   std::optional<size_t> limit;
@@ -32,17 +32,27 @@ struct RecoverOptions {
 };
 
 struct PurgeOptions {
-  FilterOptions filters;
+  dtbus::dlq::FilterOptions filters;
   bool yes = false;
   bool no_pull = false;
 };
 
-// Each returns the exit status; `format` is "text" or "json".
+struct Options {
+  enum class Action { attach, list, recover, purge } action = Action::list;
+  ListOptions list;
+  RecoverOptions recover;
+  PurgeOptions purge;
+};
+
+// Runs the chosen subcommand; returns the exit status.
+int run(const Invocation& invocation, const Options& options);
+
+// The subcommands run() calls. Each returns the exit status; `format` is "text" or "json".
 int attach(const GlobalOptions& globals, const std::string& format);
 int list(const GlobalOptions& globals, const ListOptions& options, const std::string& format);
 int recover(const GlobalOptions& globals, const RecoverOptions& options, const std::string& format);
 int purge(const GlobalOptions& globals, const PurgeOptions& options, const std::string& format);
 
-}  // namespace dtbus::dlq
+}  // namespace dtbus::commands::dlq
 
 DTBUS_PUBLIC_END

@@ -8,7 +8,9 @@
 #include "dtbus/util/terminal.hpp"
 #include "dtbus/util/time.hpp"
 
-namespace dtbus::dlq {
+namespace dtbus::commands::dlq {
+
+using namespace dtbus::dlq;
 namespace {
 
 constexpr size_t kIdWidth = 16;
@@ -137,4 +139,4 @@ int list(const GlobalOptions& globals, const ListOptions& options, const std::st
   return 0;
 }
 
-}  // namespace dtbus::dlq
+}  // namespace dtbus::commands::dlq

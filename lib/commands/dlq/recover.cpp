@@ -14,16 +14,18 @@
 #include "dtbus/dlq/session.hpp"
 #include "dtbus/util/interrupt.hpp"
 #include "dtbus/util/json.hpp"
+#include "dtbus/util/progress.hpp"
 #include "dtbus/util/terminal.hpp"
 
-namespace dtbus::dlq {
+namespace dtbus::commands::dlq {
+
+using namespace dtbus::dlq;
 namespace {
 
 using Clock = std::chrono::steady_clock;
 // Change records are made durable at least this often (and at the end); a crash before that
 // only means those entries are published again on the next run.
 constexpr std::chrono::milliseconds kSyncInterval{100};
-constexpr std::chrono::milliseconds kProgressInterval{200};
 
 struct Planned {
   const Entry* entry;
@@ -79,37 +81,8 @@ void warn_skipped(const Entry& e, const std::string& why) {
   spdlog::warn("skipped {}: {}", e.id, why);
 }
 
-// "\r12/3000 recovered (250/s)" on a TTY stderr.
-class Progress {
- public:
-  Progress(size_t total, bool enabled) : total_(total), enabled_(enabled), started_(Clock::now()) {}
-  void update(size_t done, bool force = false) {
-    if (!enabled_) return;
-    auto now = Clock::now();
-    if (!force && now - last_ < kProgressInterval) return;
-    last_ = now;
-    double seconds = std::chrono::duration<double>(now - started_).count();
-    std::fprintf(stderr, "\r\x1b[Krecovering %zu/%zu (%.0f/s)", done, total_,
-                 seconds > 0 ? done / seconds : 0.0);
-    std::fflush(stderr);
-  }
-  void clear() {
-    if (!enabled_) return;
-    std::fputs("\r\x1b[K", stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  size_t total_;
-  bool enabled_;
-  Clock::time_point started_;
-  Clock::time_point last_{};
-};
-
-}  // namespace
-
-namespace detail {
-
+// Clears retained DLQ messages at the broker for recovered/purged entries not yet cleared
+// (empty retained publish), journaling each clear. Failures are warnings: retried next time.
 void clear_retained(const Setup& setup, const GlobalOptions& globals, Spool& spool) {
   std::vector<const Entry*> done;
   for (const auto& e : spool.entries()) {
@@ -120,7 +93,7 @@ void clear_retained(const Setup& setup, const GlobalOptions& globals, Spool& spo
   try {
     delivery::DeliveryOptions delivery;
     delivery.command = "dlq";
-    delivery::Publisher publisher(publish_settings(setup, globals), delivery);
+    delivery::Publisher publisher(detail::publish_settings(setup, globals), delivery);
     for (const auto* e : done) {
       // Only after the entry is journaled as done: until then the broker's copy is the backup.
       delivery::OutgoingMessage clear{e->dlq_topic, "", 1, true, {}};
@@ -152,7 +125,7 @@ void clear_retained(const Setup& setup, const GlobalOptions& globals, Spool& spo
   }
 }
 
-}  // namespace detail
+}  // namespace
 
 int recover(const GlobalOptions& globals, const RecoverOptions& options,
             const std::string& format) {
@@ -224,7 +197,7 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
     delivery.command = "dlq";
     delivery.rate = options.rate;
     delivery.timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout * 1000));
-    Progress progress(plan.size(), util::is_tty(stderr) && !globals.quiet);
+    util::Progress progress(util::is_tty(stderr) && !globals.quiet, plan.size());
     delivery::Publisher publisher(detail::publish_settings(setup, globals), delivery);
     auto last_sync = Clock::now();
     try {
@@ -252,7 +225,7 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
           spool.sync();
           last_sync = Clock::now();
         }
-        progress.update(recovered);
+        progress.update(recovered, recovered);
       }
     } catch (const Error& e) {
       spdlog::error("{}", e.what());
@@ -265,7 +238,6 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
       spdlog::error("{}", delivery::stop_message(so_far));
     }
     publisher.finish();
-    progress.update(recovered, true);
     progress.clear();
     spool.sync();
     std::lock_guard lock(journal_mutex);
@@ -276,7 +248,7 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
     }
   }
   bool interrupted = interrupt::interrupted();
-  if (!options.dry_run && !interrupted) detail::clear_retained(setup, globals, spool);
+  if (!options.dry_run && !interrupted) clear_retained(setup, globals, spool);
   spool.compact();
 
   size_t ok = recovered;
@@ -322,7 +294,7 @@ int purge(const GlobalOptions& globals, const PurgeOptions& options, const std::
     changes.push_back({e->id, State::purged, ""});
   spool.change(changes);
   spool.sync();
-  detail::clear_retained(setup, globals, spool);
+  clear_retained(setup, globals, spool);
   spool.compact();
   if (format == "json") {
     nlohmann::json summary = {{"matched", changes.size()}, {"purged", changes.size()}};
@@ -334,4 +306,4 @@ int purge(const GlobalOptions& globals, const PurgeOptions& options, const std::
   return 0;
 }
 
-}  // namespace dtbus::dlq
+}  // namespace dtbus::commands::dlq

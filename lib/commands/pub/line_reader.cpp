@@ -9,7 +9,7 @@
 #include "dtbus/core/error.hpp"
 #include "dtbus/util/interrupt.hpp"
 
-namespace dtbus::pub {
+namespace dtbus::commands::pub {
 
 LineReader::LineReader(int fd, size_t buffer_size) : fd_(fd), buffer_(buffer_size) {}
 
@@ -94,4 +94,4 @@ std::string read_file(const std::string& path) {
   }
 }
 
-}  // namespace dtbus::pub
+}  // namespace dtbus::commands::pub

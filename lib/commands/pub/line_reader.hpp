@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dtbus::pub {
+namespace dtbus::commands::pub {
 
 class LineReader {
  public:
@@ -41,4 +41,4 @@ class LineReader {
 std::string read_all(int fd);
 std::string read_file(const std::string& path);
 
-}  // namespace dtbus::pub
+}  // namespace dtbus::commands::pub

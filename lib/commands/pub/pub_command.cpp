@@ -16,7 +16,7 @@
 #include "dtbus/util/json.hpp"
 #include "dtbus/util/terminal.hpp"
 
-namespace dtbus::pub {
+namespace dtbus::commands::pub {
 namespace {
 
 enum class Input { message, file, stdin_all, stdin_lines, jsonl };
@@ -307,9 +307,11 @@ class Command {
 
 }  // namespace
 
-int run(const GlobalOptions& globals, const Options& options, const std::string& output) {
+int run(const Invocation& invocation, const Options& options) {
+  const GlobalOptions& globals = invocation.globals;
+  const std::string& output = invocation.output;
   Command command(globals, options, output);
   return command.run();
 }
 
-}  // namespace dtbus::pub
+}  // namespace dtbus::commands::pub

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "dtbus/core/global_options.hpp"
+#include "dtbus/commands/invocation.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
 
-namespace dtbus::pub {
+namespace dtbus::commands::pub {
 
 struct Options {
   std::string topic;                   // -t; optional with --jsonl (then every record goes there)
@@ -39,8 +39,8 @@ struct Options {
 };
 
 // Runs the command; returns the exit status (throws dtbus::Error for failures).
-int run(const GlobalOptions& globals, const Options& options, const std::string& output);
+int run(const Invocation& invocation, const Options& options);
 
-}  // namespace dtbus::pub
+}  // namespace dtbus::commands::pub
 
 DTBUS_PUBLIC_END

@@ -18,7 +18,9 @@
 #include "dtbus/util/terminal.hpp"
 #include "dtbus/util/time.hpp"
 
-namespace dtbus::replay {
+namespace dtbus::commands::replay {
+
+using namespace dtbus::replay;
 namespace {
 
 // Keys in the documented order (ordered JSON), one line.
@@ -253,7 +255,9 @@ void print_summary(const Counts& counts, const delivery::DeliveryReport& report,
 
 }  // namespace
 
-int run(const GlobalOptions& globals, const Options& options, const std::string& format) {
+int run(const Invocation& invocation, const Options& options) {
+  const GlobalOptions& globals = invocation.globals;
+  const std::string& format = invocation.output;
   Reader reader(options.inputs);
   reader.check();
   Plan plan = make_plan(options, reader);
@@ -361,4 +365,4 @@ int run(const GlobalOptions& globals, const Options& options, const std::string&
   return 0;
 }
 
-}  // namespace dtbus::replay
+}  // namespace dtbus::commands::replay

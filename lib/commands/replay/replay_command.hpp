@@ -7,17 +7,17 @@
 #include <string>
 #include <vector>
 
-#include "dtbus/core/global_options.hpp"
+#include "dtbus/commands/invocation.hpp"
 #include "dtbus/replay/replay.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
 
-namespace dtbus::replay {
+namespace dtbus::commands::replay {
 
 struct Options {
   std::vector<std::string> inputs;  // files, "-" = stdin; empty = stdin
-  TimingOptions timing;
+  dtbus::replay::TimingOptions timing;
   std::string since, until;
   std::vector<std::string> topics, kinds, wheres, topic_maps;
   std::optional<int> qos;        // override; else the record's, else 1
@@ -31,8 +31,8 @@ struct Options {
 };
 
 // Runs the replay; returns the exit status (0, or 130 when interrupted) or throws Error.
-int run(const GlobalOptions& globals, const Options& options, const std::string& format);
+int run(const Invocation& invocation, const Options& options);
 
-}  // namespace dtbus::replay
+}  // namespace dtbus::commands::replay
 
 DTBUS_PUBLIC_END

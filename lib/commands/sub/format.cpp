@@ -9,7 +9,7 @@
 #include "dtbus/util/json.hpp"
 #include "dtbus/util/terminal.hpp"
 
-namespace dtbus::sub {
+namespace dtbus::commands::sub {
 namespace {
 
 constexpr size_t kMaxTopicWidth = 48;
@@ -165,4 +165,4 @@ void append_text_line(std::string& out, const dtbus::ReceivedMessage& m,
   out.push_back('\n');
 }
 
-}  // namespace dtbus::sub
+}  // namespace dtbus::commands::sub

@@ -9,7 +9,7 @@
 #include "dtbus/core/record.hpp"
 #include "dtbus/mqtt/connection.hpp"
 
-namespace dtbus::sub {
+namespace dtbus::commands::sub {
 
 // A -F template: {topic} {payload} {qos} {retain} {mid} {received_at} {payload.<dotted path>},
 // {{ and }} for braces, \t \n \\ escapes. Parsing throws Error(usage) naming the problem.
@@ -46,4 +46,4 @@ void append_text_line(std::string& out, const dtbus::ReceivedMessage& message,
                       std::chrono::system_clock::time_point received, TextStyle& style,
                       std::string_view marks = {});
 
-}  // namespace dtbus::sub
+}  // namespace dtbus::commands::sub

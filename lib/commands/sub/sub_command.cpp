@@ -21,7 +21,7 @@
 #include "dtbus/util/terminal.hpp"
 #include "dtbus/util/time.hpp"
 
-namespace dtbus::sub {
+namespace dtbus::commands::sub {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -511,9 +511,11 @@ class Command {
 
 }  // namespace
 
-int run(const GlobalOptions& globals, const Options& options, const std::string& output) {
+int run(const Invocation& invocation, const Options& options) {
+  const GlobalOptions& globals = invocation.globals;
+  const std::string& output = invocation.output;
   Command command(globals, options, output);
   return command.run();
 }
 
-}  // namespace dtbus::sub
+}  // namespace dtbus::commands::sub

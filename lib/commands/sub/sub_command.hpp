@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "dtbus/core/global_options.hpp"
+#include "dtbus/commands/invocation.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
 
-namespace dtbus::sub {
+namespace dtbus::commands::sub {
 
 struct Options {
   std::vector<std::string> filters;            // -t and positional
@@ -34,8 +34,8 @@ struct Options {
 inline constexpr uint32_t kDurableSessionExpiry = 7 * 24 * 3600;
 
 // `output` is the -o value ("" = text on a TTY, json otherwise). Returns the exit status.
-int run(const GlobalOptions& globals, const Options& options, const std::string& output);
+int run(const Invocation& invocation, const Options& options);
 
-}  // namespace dtbus::sub
+}  // namespace dtbus::commands::sub
 
 DTBUS_PUBLIC_END

@@ -14,7 +14,7 @@
 #include "dtbus/util/text.hpp"
 #include "dtbus/util/time.hpp"
 
-namespace dtbus::token_command {
+namespace dtbus::commands::token {
 namespace {
 
 using nlohmann::json;
@@ -69,7 +69,7 @@ Selection from_env(const config::EnvLookup& env) {
   return selection;
 }
 
-void print_decoded(const token::Token& token, const std::string& format) {
+void print_decoded(const dtbus::token::Token& token, const std::string& format) {
   jwt::Decoded decoded = jwt::decode(token.access_token);
   spdlog::warn("the JWT signature is not verified (decoded only)");
   json doc = {{"header", decoded.header}, {"claims", decoded.claims}};
@@ -124,16 +124,18 @@ Selection select_provider(const GlobalOptions& globals, const Options& options,
   return from_env(env);
 }
 
-int run(const GlobalOptions& globals, const Options& options, const std::string& format) {
+int run(const Invocation& invocation, const Options& options) {
+  const GlobalOptions& globals = invocation.globals;
+  const std::string& format = invocation.output;
   if (options.decode && format == "header") {
     throw Error(ExitCode::usage, "--decode prints JSON: use -o token (text) or -o json");
   }
   Selection selection = select_provider(globals, options, config::process_env());
-  token::GetOptions get_options;
+  dtbus::token::GetOptions get_options;
   get_options.use_cache = !options.no_cache;
   get_options.refresh = options.refresh;
   get_options.margin_seconds = selection.margin_seconds;
-  token::Token token = token::get(selection.provider, get_options);
+  dtbus::token::Token token = dtbus::token::get(selection.provider, get_options);
 
   if (options.decode) {
     print_decoded(token, format);
@@ -160,4 +162,4 @@ int run(const GlobalOptions& globals, const Options& options, const std::string&
   return 0;
 }
 
-}  // namespace dtbus::token_command
+}  // namespace dtbus::commands::token

@@ -5,13 +5,13 @@
 #include <optional>
 #include <string>
 
+#include "dtbus/commands/invocation.hpp"
 #include "dtbus/config/config.hpp"
-#include "dtbus/core/global_options.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
 
-namespace dtbus::token_command {
+namespace dtbus::commands::token {
 
 struct Options {
   std::optional<std::string> provider;  // --provider NAME
@@ -21,7 +21,7 @@ struct Options {
 };
 
 // Prints in `format` (token | json | header) and returns the exit status.
-int run(const GlobalOptions& globals, const Options& options, const std::string& format);
+int run(const Invocation& invocation, const Options& options);
 
 // Which provider and refresh margin: --provider, else the broker's token_provider (-b or
 // default_broker), else OIDC_BASE_URL / OIDC_CLIENT_ID / OIDC_CLIENT_SECRET / OIDC_SCOPE.
@@ -37,6 +37,6 @@ Selection select_provider(const GlobalOptions& globals, const Options& options,
 std::string describe_expiry(std::chrono::system_clock::time_point expires_at,
                             std::chrono::system_clock::time_point now);
 
-}  // namespace dtbus::token_command
+}  // namespace dtbus::commands::token
 
 DTBUS_PUBLIC_END
