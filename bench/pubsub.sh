@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Benchmarks dtbus pub/sub against mosquitto_pub/mosquitto_sub on the same machine and broker,
 # measured in the same run (see bench/README.md). Starts its own mosquitto on a free port.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Timing error of `dtbus replay`: replays N records (default 10000) recorded GAP_MS apart
 # (default 1 ms) at --speed 1 against a local mosquitto started on a free port, and reports
 # percentiles of (actual send time - scheduled send time), taken from the replay's internal

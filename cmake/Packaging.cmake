@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Debian package of what `cmake --install` installs: `cpack -G DEB` in a build dir configured with
 # -DCMAKE_INSTALL_PREFIX=/usr (scripts/package does both). Runtime dependencies are computed by
 # dpkg-shlibdeps from the ELF files; only the one it cannot see (libcurl4) is written here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dtbus config: validate, show and locate brokers.yaml.
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/config/config_command.hpp"

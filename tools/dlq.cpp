@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dtbus dlq: capture, inspect and recover dead-lettered events (SPEC §4 `dtbus dlq`).
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/dlq/dlq_command.hpp"

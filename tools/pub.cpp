@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dtbus pub: publish messages (SPEC §4).
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/pub/pub_command.hpp"

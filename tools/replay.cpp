@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dtbus replay: put recorded messages back on the bus, with their original timing or faster.
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/replay/replay_command.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dtbus sub: subscribe and print messages (SPEC §4).
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/sub/sub_command.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dtbus token: print an OAuth2 access token of a token provider.
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/token/token_command.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Credentials for broker connections: static ones, or tokens from a token provider.
 #pragma once
 

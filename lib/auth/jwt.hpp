@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decoding (not verifying) JSON Web Tokens, for `dtbus token --decode` and token expiry.
 #pragma once
 

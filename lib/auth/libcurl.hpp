@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libcurl, loaded on first use. Linking it would make every command start slower (it pulls in
 // about 30 shared libraries), while only token providers ever make an HTTP request.
 #pragma once

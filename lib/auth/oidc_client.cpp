@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The token endpoint: OIDC discovery and the OAuth2 client-credentials grant over libcurl.
 #include <unistd.h>
 

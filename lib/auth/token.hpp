@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // OAuth2 client-credentials tokens (SPEC §3 token_providers, §4 `dtbus token`): the token
 // endpoint client and the on-disk cache shared between dtbus processes.
 #pragma once

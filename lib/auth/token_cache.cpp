@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The token cache shared between dtbus processes (SPEC §4 `dtbus token`).
 #include <fcntl.h>
 #include <pwd.h>

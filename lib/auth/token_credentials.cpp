@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Token providers as credentials: the cache-or-fetch policy and the CredentialSource that
 // mqtt::Connection asks on every (re)connect.
 #include <mutex>

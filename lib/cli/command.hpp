@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shared command-line front-end: SPEC §1 global options, parsing, logging set-up, error
 // and exit-code mapping, and the hidden hooks that generate man pages and completions.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The built-in commands, once: the dispatcher's list and help, each tool's --help and man page
 // NAME line, the completions (generated from the dispatcher) and tools/<name>.cpp all follow it.
 #pragma once

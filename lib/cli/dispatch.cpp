@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "dtbus/cli/dispatch.hpp"
 #include "dtbus/cli/command_table.hpp"
 

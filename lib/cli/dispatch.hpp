@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `dtbus` front door: git-style dispatch to dtbus-<command> executables.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "dtbus/cli/docs.hpp"
 #include "dtbus/core/error.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Man pages and shell completions generated from the CLI11 definitions the tools run with,
 // so documentation cannot drift from the flags.
 #pragma once

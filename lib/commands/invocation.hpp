@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every command is run with: the global options as parsed and the output format chosen
 // (-o, or the command's default from the command table).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // brokers.yaml: lookup, env expansion (SPEC §3), parsing and validation.
 #pragma once
 

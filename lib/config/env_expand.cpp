@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compose-style ${VAR} interpolation (SPEC §3).
 #include <algorithm>
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // brokers.yaml parsing and validation (SPEC §3): every problem in one pass, with file:line:column.
 #include <unistd.h>
 

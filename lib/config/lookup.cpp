@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Config-file lookup order (SPEC §1) and the shared "did you mean" helper.
 #include <algorithm>
 #include <cctype>

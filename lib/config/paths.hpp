@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Private helpers shared by the config loader and the config-file lookup.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The brokers.yaml key tables (SPEC §3), and their key list for dtbus-brokers.yaml(5).
 #include "dtbus/config/schema.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The keys of brokers.yaml (SPEC §3), one table per mapping: which keys the loader accepts and how
 // it reads each value, the order and masking of `dtbus config show`, and the key list of
 // dtbus-brokers.yaml(5).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Message envelopes of the CELINE platform (SPEC §4 `dtbus pub`): building them around a JSON
 // payload for `pub --envelope`, validating them for `sub --validate`, and reading an event's
 // kind (`replay --kind`).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exit codes (SPEC §2) and the one exception type that carries them to the front-end.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The options every command takes (SPEC §1 global options), as parsed: which config and broker,
 // output and logging, and the connection overrides merged over the config entry by
 // dtbus/target/target.hpp. A plain struct: the command line that fills it lives in cli/.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A message as MQTT carries it, independent of the client library: topic, payload bytes, QoS,
 // retain and the MQTT 5 properties dtbus reads and writes.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON Lines message record shared by `sub -o json`, `sub --record`, `pub --jsonl`,
 // `replay` input and every `--failed-out` file (SPEC §4 `dtbus sub`).
 //   {"topic", "payload", "payload_encoding": "json"|"utf8"|"base64", "qos", "retain", "mid",

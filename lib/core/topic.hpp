@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MQTT topic names and filters: validation (done before connecting) and matching.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `--where PATH=VALUE` conditions (sub, replay): a dotted path into a JSON payload compared with a
 // value. `kind=project_created` reads payload["kind"]; `payload.status=active` reads
 // payload["payload"]["status"] (the inner payload of an envelope); a numeric segment indexes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "dtbus/delivery/publisher.hpp"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The publishing pipeline shared by pub, dlq recover and replay: a bounded in-flight window,
 // acknowledgement tracking across reconnects (message ids wrap past 65535), a no-progress
 // timeout, and the --failed-out file for whatever was not acknowledged (SPEC §4 `dtbus pub`).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Selection of spool entries: times, filters, ids; and what recover sends for an entry.
 #include <algorithm>
 #include <cctype>

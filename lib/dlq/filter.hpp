@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which dead letters a `dtbus dlq` command acts on (--topic, --reason, --since/--until, --id) and
 // the bytes recover publishes for each (SPEC §4 `dtbus dlq`). The journal is dlq/spool.hpp.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The durable DLQ session: where it is (brokers.yaml `dlq:`), attach, and pulling into the spool.
 #include "dtbus/dlq/session.hpp"
 

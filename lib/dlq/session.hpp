@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The durable DLQ session and the journal housekeeping shared by the dlq commands.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The DLQ spool: an append-only JSON Lines journal of dead letters taken from the broker
 // (SPEC §4 `dtbus dlq`). Each line is either
 //   an entry record  {"id","dlq_topic","received_at","state":"pending","retained"?,"properties"?

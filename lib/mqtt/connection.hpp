@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One RAII wrapper over libmosquitto used by every command.
 //
 // Threading: a private network thread runs mosquitto_loop(); publish()/subscribe() may be called

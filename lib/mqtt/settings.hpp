@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How to reach a broker: address, TLS, protocol, session and credentials, resolved (see
 // dtbus/target/target.hpp for where they come from).
 #pragma once

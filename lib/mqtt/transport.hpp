@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The seam between the delivery layer and a broker link: what delivery::Publisher needs of a
 // connection. mqtt::Connection is the real one; unit tests drive a fake one without a broker.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Streaming the input files line by line, and turning a line into a record.
 #include <sys/stat.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dtbus replay`: put recorded messages (JSON Lines in the `sub -o json` shape) back on the bus,
 // with their original timing or faster (SPEC §4 `dtbus replay`).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Send-time scheduling against the first record, and the monotonic clock it runs on.
 #include <time.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which records are replayed (--since/--until, --topic, --kind, --where) and where to
 // (--topic-map). --where conditions are dtbus/core/where.hpp's, shared with sub.
 #include <algorithm>

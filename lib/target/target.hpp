@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which broker a command talks to and how: config entry + command-line overrides (SPEC §1, §3).
 #pragma once
 

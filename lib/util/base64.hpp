@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Base64 (RFC 4648) for payloads that are not UTF-8 and for JWT parts.
 #pragma once
 

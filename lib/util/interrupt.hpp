@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SIGINT/SIGTERM as a flag: the handler only records the signal (no work in signal context);
 // long-running loops poll interrupted() between steps and at least every few hundred ms.
 // Installed without SA_RESTART so a blocking read() returns EINTR at once.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JSON helpers with no project types: bounded-depth parsing of untrusted text, string literals
 // for hand-built JSON lines, and the JSON / YAML renderings of command output.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The progress bar on stderr (replay, dlq recover): count/total, rate and ETA, redrawn at most 10
 // times a second.
 #pragma once

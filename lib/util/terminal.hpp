@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Terminal detection, colour policy and writing to stdout.
 #pragma once
 

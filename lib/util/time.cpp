@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Record and --since/--until times: RFC 3339 / ISO 8601 strings and epoch numbers.
 #include <algorithm>
 #include <cctype>

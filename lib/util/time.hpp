@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Times as records and flags write them: RFC 3339 / ISO 8601 text and epoch numbers, as
 // nanoseconds since the Unix epoch (UTC).
 #pragma once

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # dtbus config test | show | path against real brokers (plain, password, TLS).
 
 load helpers/common

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # dtbus dlq against a real mosquitto: attach, spool, list/filters, recover, purge, lock, retained.
 # DLQ messages are published with mosquitto_pub (QoS 1) and recovered ones read with mosquitto_sub.
 

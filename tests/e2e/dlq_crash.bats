@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # dtbus dlq under SIGKILL: pull and recover are killed at random moments and rerun until done;
 # every dead letter must reach its original topic at least once and none may stay pending.
 

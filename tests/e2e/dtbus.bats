@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The dispatcher, help/version, plugins, completions and man pages.
 
 load helpers/common

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Fault injection: the broker stops, restarts and hangs (SIGSTOP/SIGCONT) under pub -l,
 # sub --session, replay and dlq recover. Each test counts what a subscriber received and states
 # what was lost: nothing at QoS 1 (duplicates allowed: at least once). Where a hang outlasts

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared by the fault-injection suites (faults_*.bats), after `load helpers/common`: the broker
 # config and the bookkeeping that states, for every fault, what was lost.

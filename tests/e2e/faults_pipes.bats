@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Fault injection: ending early. A reader that stops (`| head -1`) ends the streaming commands
 # quietly with exit 0 (SIGPIPE ignored, EPIPE handled) — sub, dlq list, dlq recover --dry-run,
 # replay --dry-run — with nothing on stderr and nothing changed (the spool keeps its entries, a

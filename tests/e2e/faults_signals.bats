@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Fault injection: SIGINT and SIGTERM at random moments of pub -l, sub --session, replay and
 # dlq recover. The moment is random ($RANDOM) but bounded by readiness: the signal is sent once a
 # subscriber has seen a random number of the messages, while the command is still at work (each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Fault injection: the DLQ spool cannot be written — its directory cannot be created, the disk
 # fills mid-pull or mid-recover, the filesystem is read-only. dtbus dlq stops with one error line
 # naming the spool and exit 1 (SPEC §2: runtime error), and nothing is lost: a dead letter not

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Fault injection: the OAuth2 token endpoint fails while a long `dtbus sub --session` renews its
 # token (HTTP 500, answers slower than the provider's timeout, malformed JSON, endpoint down).
 # The sub keeps the connection it has while a renewal fails, logs each failure on stderr and

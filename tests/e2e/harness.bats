@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Self-test of helpers/common.bash and fixtures/token_server.py, with the mosquitto clients only.
 # bats file_tags=harness,broker
 

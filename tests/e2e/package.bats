@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The installed layout. With a build tree under test, `cmake --install` into a private prefix; with
 # an installed tree (DTBUS_BIN_DIR=/usr/bin, or the .deb extracted by scripts/package-test), that
 # tree. Fast: nothing is built and nothing is installed on the machine (scripts/package-test builds

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # dtbus pub against a real mosquitto: input modes, QoS, retain, properties, envelopes, JSON
 # validation, the delivery guarantee (reconnect + resend, > 65535 QoS 1 messages, --timeout).
 # Messages are read back with mosquitto_sub or dtbus sub; JSON is checked with python3.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # The relay round trip: `dtbus sub -o json | dtbus pub --jsonl` reproduces every payload byte
 # for byte (JSON kept as-is, odd JSON, text, binary, non-UTF-8, empty), and properties survive.
 

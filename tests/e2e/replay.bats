@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # dtbus replay against a real mosquitto: order, window, filters, topic map, dry run, retain,
 # bad lines, delivery failures and timing. Recordings are written here as JSON Lines in the
 # `sub -o json` shape; what was replayed is read with mosquitto_sub.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Scale-out (README "Scale-out"): `sub --share` workers on mosquitto split a QoS 1 stream with
 # nothing lost, also when a worker is stopped in the middle of the stream and comes back on its
 # durable session. (tests/e2e/sub.bats has the plain two-worker split.)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Secrets (SPEC §2: "Secrets never appear in any output or log"): every command at -vvv against a
 # password broker and a token broker, the secret given by --password-file, MQTT_PASSWORD, ${VAR}
 # in the config and -P. Each command's stdout and stderr are kept as files under the test's

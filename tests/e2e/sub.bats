@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # dtbus sub against a real mosquitto: filters, -C/-W exit codes, output formats (json valid for
 # any payload, raw, text, -F), --where, --validate, retained handling, shared and durable
 # subscriptions, --record, --stats, signals and closed pipes. Messages come from mosquitto_pub.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # dtbus token and token-authenticated brokers (SPEC §3 token_providers, §4 dtbus token), against
 # tests/fixtures/token_server.py and a mosquitto that accepts user `jwt` with the token.
 # bats file_tags=token,broker

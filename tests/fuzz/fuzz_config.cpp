@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // brokers.yaml loader (lib/config/loader.cpp) and ${VAR} expansion (lib/config/env_expand.cpp):
 // the input is the file's content, the environment a fixed small map. Loading reports every
 // problem as a diagnostic: it must never throw anything but dtbus::Error, nor crash.

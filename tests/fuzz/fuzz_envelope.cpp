@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Envelope validation (lib/core/envelope.cpp) on an untrusted MQTT payload, as
 // `sub --validate` runs it on the network thread, and wrapping it as `pub --envelope` does:
 // what wrap() builds must pass validate().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JWT decoding (lib/auth/jwt.cpp) of an access token from a token endpoint, as `dtbus token
 // --decode` prints it and as the token lifetime is read from its exp claim. The input is tried
 // as a token, and, split at its first '\n', as the JSON of a header and of the claims (so the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JSON Lines message records (lib/core/record.cpp) as `pub --jsonl` and `replay` read them:
 // the input is a file of lines. It goes through pub's LineReader (lib/commands/pub/line_reader.cpp)
 // and replay's Reader (lib/replay/reader.cpp), and each line through both record parsers, the

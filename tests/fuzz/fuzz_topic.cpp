@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MQTT topic/filter validation and matching (lib/mqtt/topic.cpp). The input is split into a
 // filter and a topic name. Besides not crashing, matching must follow MQTT: a valid topic
 // matches itself, "#" (unless it starts with '$') and itself with any level replaced by "+".

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared bits of the libFuzzer targets in this folder.
 #pragma once
 

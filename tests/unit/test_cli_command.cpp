@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The command front-end (lib/cli/command.cpp): what other processes can see of the arguments.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The command table and the exit-code meanings are the one source for the tools, the dispatcher,
 // help and man pages: these tests fail when a hand-written copy drifts from them.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Man pages and completion specs generated from CLI11 definitions (lib/cli/docs.cpp).
 #include <gtest/gtest.h>
 

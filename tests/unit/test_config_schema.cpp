@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The brokers.yaml key tables (lib/config/schema.cpp) against the loader, `config show` and the
 // man page's key list.
 #include <gtest/gtest.h>

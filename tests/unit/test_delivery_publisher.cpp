@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The publisher over a fake link (no broker): the in-flight window, acknowledgement accounting
 // (out of order, refused, message ids wrapping), the no-progress timeout, reconnects, QoS 0, and
 // how publishing stops (timeout, refusal, signal) without exceptions.

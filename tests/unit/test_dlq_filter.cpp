@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DLQ selection: time parsing, filters, ids, republished bytes and the replay count.
 #include <unistd.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The DLQ spool journal: replay, change records, compaction, torn tails, lock, permissions.
 #include <sys/stat.h>
 #include <unistd.h>

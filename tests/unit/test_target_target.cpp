@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Broker resolution (lib/target/target.cpp): --url handling never repeats a password.
 #include <gtest/gtest.h>
 

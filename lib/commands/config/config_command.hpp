@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dtbus config test | show | path` (SPEC §4).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "dtbus/commands/dlq/dlq_command.hpp"
 
 namespace dtbus::commands::dlq {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dtbus dlq`: capture dead letters in a durable session, keep them in the spool, list, recover
 // and purge them (SPEC §4 `dtbus dlq`).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dtbus dlq list: the spool's entries as a table sized to the terminal or as JSON Lines.
 #include <algorithm>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dtbus dlq recover / purge, and clearing retained DLQ messages once their entry is done.
 #include <algorithm>
 #include <atomic>

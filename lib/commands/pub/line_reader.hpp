@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Streaming line reader over a file descriptor: large read() calls, no per-line allocation,
 // bounded memory (the buffer grows only to the longest line).
 #pragma once

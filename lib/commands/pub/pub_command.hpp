@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dtbus pub` (SPEC §4): publish one message, a file, stdin, stdin lines or JSON Lines records.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dtbus replay`: reads the records, selects and rewrites them, and publishes each at its
 // scheduled time through the shared publishing pipeline (or, with --dry-run, only counts).
 #include <cmath>

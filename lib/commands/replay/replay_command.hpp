@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dtbus replay`: put recorded messages back on the bus (SPEC §4 `dtbus replay`), wiring the
 // pieces of dtbus/replay/replay.hpp to the shared publishing pipeline.
 #pragma once

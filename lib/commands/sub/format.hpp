@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rendering of received messages for `sub`: -F templates and the human text line.
 #pragma once
 

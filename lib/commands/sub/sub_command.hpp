@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dtbus sub` (SPEC §4): subscribe and print messages as text, JSON Lines, raw bytes or a template.
 #pragma once
 

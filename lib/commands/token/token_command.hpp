@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dtbus token` (SPEC §4): print, decode or refresh the access token of a token provider.
 #pragma once
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared helpers for the dtbus end-to-end suites: `load helpers/common` in every .bats file.
 #
