@@ -513,10 +513,7 @@ class Command {
 }  // namespace
 
 int run(const Invocation& invocation, const Options& options) {
-  const GlobalOptions& globals = invocation.globals;
-  const std::string& output = invocation.output;
-  Command command(globals, options, output);
-  return command.run();
+  return Command(invocation.globals, options, invocation.output).run();
 }
 
 }  // namespace dtbus::commands::sub
