@@ -25,6 +25,7 @@ namespace {
 using dtbus::fuzz::check;
 namespace record = dtbus::record;
 namespace replay = dtbus::replay;
+namespace util = dtbus::util;
 using dtbus::ReceivedMessage;
 
 // One in-memory file, rewritten per input; replay's Reader opens it by path.
