@@ -23,18 +23,10 @@ int main(int argc, char** argv) {
 
   return command.run(argc, argv, [&] {
     using Action = dtbus::commands::config::Options::Action;
-    auto& globals = command.globals();
-    std::string format;  // each subcommand has its own default
-    if (app.got_subcommand("test")) {
-      options.action = Action::test;
-      format = globals.output.empty() || globals.output == "yaml" ? "text" : globals.output;
-    } else if (app.got_subcommand("show")) {
-      options.action = Action::show;
-      format = globals.output == "json" ? "json" : "yaml";
-    } else {
-      options.action = Action::path;
-      format = globals.output == "json" ? "json" : "text";
-    }
-    return dtbus::commands::config::run({globals, format}, options);
+    options.action = app.got_subcommand("test")   ? Action::test
+                     : app.got_subcommand("show") ? Action::show
+                                                  : Action::path;
+    // Each subcommand has its own default format: run() picks it when -o is not given.
+    return dtbus::commands::config::run({command.globals(), command.globals().output}, options);
   });
 }

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   app.add_flag("--stats", o.stats, "Print messages, rate and bytes on stderr at exit");
   return command.run(argc, argv, [&] {
     o.filters.insert(o.filters.end(), positional_filters.begin(), positional_filters.end());
+    // -o as given: without it sub prints text on a terminal and JSON Lines elsewhere.
     return dtbus::commands::sub::run({command.globals(), command.globals().output}, o);
   });
 }

@@ -141,16 +141,18 @@ bool is_flag(const CLI::Option& option) { return option.get_items_expected_max()
 
 // The global options as defined, read off a parser that holds only them: the dispatcher's
 // pass-through and help cannot miss a new one.
-std::vector<const CLI::Option*> global_option_definitions() {
+const std::vector<const CLI::Option*>& global_option_definitions() {
   static CLI::App app;
-  static GlobalOptions globals;
-  static const bool added = (add_global_options(app, globals, {}), true);
-  (void)added;
-  std::vector<const CLI::Option*> out;
-  for (const CLI::Option* option : app.get_options()) {
-    if (option->get_group() == kGlobalGroup) out.push_back(option);
-  }
-  return out;
+  static GlobalOptions globals;  // the parser binds to it; never read
+  static const std::vector<const CLI::Option*> options = [] {
+    add_global_options(app, globals, {});
+    std::vector<const CLI::Option*> out;
+    for (const CLI::Option* option : app.get_options()) {
+      if (option->get_group() == kGlobalGroup) out.push_back(option);
+    }
+    return out;
+  }();
+  return options;
 }
 
 const std::vector<std::string>& global_options_with_value() {

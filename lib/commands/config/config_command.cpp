@@ -202,13 +202,15 @@ int path(const GlobalOptions& globals, const std::string& format) {
 }
 
 int run(const Invocation& invocation, const Options& options) {
+  const std::string& output = invocation.output;  // empty: the subcommand's default
   switch (options.action) {
     case Options::Action::test:
-      return test(invocation.globals, options.test, invocation.output);
+      return test(invocation.globals, options.test,
+                  output.empty() || output == "yaml" ? "text" : output);
     case Options::Action::show:
-      return show(invocation.globals, invocation.output);
+      return show(invocation.globals, output == "json" ? "json" : "yaml");
     case Options::Action::path:
-      return path(invocation.globals, invocation.output);
+      return path(invocation.globals, output == "json" ? "json" : "text");
   }
   return 2;
 }

@@ -22,7 +22,8 @@ struct Options {
   TestOptions test;
 };
 
-// Runs the chosen subcommand; returns the exit status.
+// Runs the chosen subcommand; returns the exit status. invocation.output is -o as given (empty:
+// text for test and path, yaml for show).
 int run(const Invocation& invocation, const Options& options);
 
 // The subcommands run() calls. Each returns the exit status and prints to stdout in `format`.
