@@ -25,9 +25,10 @@ const std::vector<std::string>& global_options_with_value();
 std::vector<std::string> global_options_synopsis();
 
 // One command front-end. Usage:
-//   dtbus::cli::Command cmd("pub", "Publish messages", {"text", "json"});
+//   dtbus::cli::Command cmd("pub");  // summary and -o formats from the command table
 //   cmd.app().add_option(...);
-//   return cmd.run(argc, argv, [&] { return dtbus::pub::run(cmd.globals(), options); });
+//   return cmd.run(argc, argv, [&] { return dtbus::commands::pub::run(cmd.invocation(), options);
+//   });
 class Command {
  public:
   // A built-in command: its summary and output formats come from the command table.

@@ -54,7 +54,7 @@ struct DeliveryOptions {
 enum class StoppedBy {
   nothing,
   timeout,  // no acknowledgement progress for DeliveryOptions::timeout
-  signal,   // SIGINT/SIGTERM (interrupt.hpp)
+  signal,   // SIGINT/SIGTERM (util/interrupt.hpp)
   refused,  // the link refused to queue a message (bad topic, too large): see `refusal`
 };
 
