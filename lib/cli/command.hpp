@@ -27,8 +27,8 @@ std::vector<std::string> global_options_synopsis();
 // One command front-end. Usage:
 //   dtbus::cli::Command cmd("pub");  // summary and -o formats from the command table
 //   cmd.app().add_option(...);
-//   return cmd.run(argc, argv, [&] { return dtbus::commands::pub::run(cmd.invocation(), options);
-//   });
+//   return cmd.run(argc, argv,
+//                  [&] { return dtbus::commands::pub::run(cmd.invocation(), options); });
 class Command {
  public:
   // A built-in command: its summary and output formats come from the command table.
