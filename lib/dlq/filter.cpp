@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <stdexcept>
 
 #include "dtbus/core/error.hpp"
 #include "dtbus/core/record.hpp"
@@ -139,12 +140,141 @@ std::vector<const Entry*> select(const Spool& spool, const Filter& filter,
   return selected;
 }
 
-std::string payload_bytes(const Entry& entry) {
-  try {
-    return record::payload_bytes(entry.body);  // the body has the record's payload fields
-  } catch (const std::invalid_argument& e) {
-    throw Error(ExitCode::usage, "malformed DLQ body: " + std::string(e.what()));
+const char* payload_kind_name(PayloadKind kind) {
+  switch (kind) {
+    case PayloadKind::json:
+      return "json";
+    case PayloadKind::bytes:
+      return "bytes";
+    case PayloadKind::text:
+      return "text";
+    case PayloadKind::base64:
+      return "base64";
   }
+  return "json";
+}
+
+bool looks_like_bytes_literal(std::string_view text) {
+  return text.size() >= 2 && text[0] == 'b' && (text[1] == '\'' || text[1] == '"');
+}
+
+std::string decode_bytes_literal(std::string_view literal) {
+  if (!looks_like_bytes_literal(literal)) {
+    throw std::invalid_argument("does not start with b' or b\"");
+  }
+  const char quote = literal[1];
+  if (literal.size() < 3 || literal.back() != quote) {
+    throw std::invalid_argument(std::string("no closing ") + quote + " (cut off?)");
+  }
+  std::string_view inner = literal.substr(2, literal.size() - 3);
+  auto shown = [](char ch) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    auto u = static_cast<unsigned char>(ch);
+    if (u >= 0x20 && u < 0x7f) return std::string(1, ch);
+    return std::string("\\x") + kHex[u >> 4] + kHex[u & 15];
+  };
+  auto at = [](size_t i) { return " at offset " + std::to_string(i + 2); };
+  auto hex_value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string bytes;
+  bytes.reserve(inner.size());
+  for (size_t i = 0; i < inner.size(); ++i) {
+    auto c = static_cast<unsigned char>(inner[i]);
+    if (c == '\\') {
+      if (i + 1 >= inner.size()) throw std::invalid_argument("lone backslash at the end");
+      char e = inner[++i];
+      switch (e) {
+        case '\\':
+        case '\'':
+        case '"':
+          bytes += e;
+          break;
+        case 't':
+          bytes += '\t';
+          break;
+        case 'n':
+          bytes += '\n';
+          break;
+        case 'r':
+          bytes += '\r';
+          break;
+        case 'x': {
+          int high = i + 1 < inner.size() ? hex_value(inner[i + 1]) : -1;
+          int low = i + 2 < inner.size() ? hex_value(inner[i + 2]) : -1;
+          if (high < 0 || low < 0) {
+            throw std::invalid_argument("\\x without two hex digits" + at(i - 1));
+          }
+          bytes += static_cast<char>(high * 16 + low);
+          i += 2;
+          break;
+        }
+        default:
+          throw std::invalid_argument("escape \\" + shown(e) + " that repr() never writes" +
+                                      at(i - 1));
+      }
+      continue;
+    }
+    if (c == static_cast<unsigned char>(quote)) {
+      throw std::invalid_argument(std::string("unescaped ") + quote + at(i));
+    }
+    if (c < 0x20 || c >= 0x7f) {
+      // repr() writes every such byte as \xhh; a raw one means this is not a repr.
+      throw std::invalid_argument("raw byte " + shown(inner[i]) + " (repr() writes \\x escapes)" +
+                                  at(i));
+    }
+    bytes += static_cast<char>(c);
+  }
+  return bytes;
+}
+
+Republish republish_payload(const Entry& entry) {
+  Republish out;
+  if (!entry.letter.conforming()) {
+    out.problem = entry.letter.problem;
+    return out;
+  }
+  const Json& payload = letter_payload(entry);
+  auto encoding = entry.body.find("payload_encoding");
+  if (encoding != entry.body.end() && !encoding->is_null()) {
+    // A body in the dtbus record shape says itself how its payload is encoded.
+    out.kind = encoding->is_string() && encoding->get<std::string>() == "base64"
+                   ? PayloadKind::base64
+                   : (payload.is_string() ? PayloadKind::text : PayloadKind::json);
+    try {
+      out.bytes = record::payload_bytes(entry.body);
+    } catch (const std::invalid_argument& e) {
+      out.problem = "malformed DLQ body: " + std::string(e.what());
+    }
+    return out;
+  }
+  if (!payload.is_string()) {
+    out.kind = PayloadKind::json;
+    out.bytes = payload.dump(-1, ' ', false, Json::error_handler_t::replace);
+    return out;
+  }
+  const auto& text = payload.get_ref<const std::string&>();
+  if (!looks_like_bytes_literal(text)) {
+    out.kind = PayloadKind::text;
+    out.bytes = text;
+    return out;
+  }
+  out.kind = PayloadKind::bytes;
+  try {
+    out.bytes = decode_bytes_literal(text);
+  } catch (const std::invalid_argument& e) {
+    out.problem = "malformed bytes literal: " + std::string(e.what());
+  }
+  return out;
+}
+
+std::string payload_bytes(const Entry& entry) {
+  Republish r = republish_payload(entry);
+  if (!r.ok()) throw Error(ExitCode::usage, r.problem);
+  return std::move(r.bytes);
 }
 
 int previous_replay_count(const Entry& entry) {

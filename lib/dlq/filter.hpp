@@ -59,13 +59,39 @@ std::vector<const Entry*> select(const Spool& spool, const Filter& filter,
                                  const std::vector<State>& states);
 
 // ---- republishing ----------------------------------------------------------
-// The bytes recover publishes, read like a message record's payload (record::payload_bytes):
-// a JSON string's bytes (base64-decoded when the body says "payload_encoding": "base64"), any
-// other value's compact JSON serialisation with its key order kept. Error(usage) "malformed DLQ
-// body: ..." when the payload fields are inconsistent.
+// What the DLQ body's payload is, and so how recover turns it back into the original bytes.
+enum class PayloadKind {
+  json,    // a dict/list/number...: its compact JSON serialisation (the body lost the spacing)
+  bytes,   // a Python bytes literal, TaylorDash's str(message.payload): decoded to those bytes
+  text,    // any other string: its UTF-8 bytes
+  base64,  // a string with "payload_encoding": "base64" beside it (dtbus record shape)
+};
+const char* payload_kind_name(PayloadKind kind);
+
+struct Republish {
+  PayloadKind kind = PayloadKind::json;
+  std::string bytes;    // what recover publishes (empty when problem is set)
+  std::string problem;  // non-empty: cannot be republished (malformed literal or body)
+  bool ok() const { return problem.empty(); }
+};
+// For conforming entries (letter.conforming()); never throws.
+Republish republish_payload(const Entry& entry);
+
+// True when `text` starts like a Python bytes literal: b' or b".
+bool looks_like_bytes_literal(std::string_view text);
+// Decodes a Python bytes literal as repr(bytes) writes it: b'...' or b"...", printable ASCII
+// and the escapes \\ \' \" \t \n \r \xhh. Anything else (another escape, a raw control or
+// non-ASCII character, an unescaped closing quote, no closing quote) throws
+// std::invalid_argument saying what and where: nothing is decoded half-way.
+std::string decode_bytes_literal(std::string_view literal);
+
+// The bytes recover publishes: republish_payload(entry).bytes, Error(usage) "malformed DLQ
+// body: ..." / "malformed bytes literal: ..." when it has a problem.
 std::string payload_bytes(const Entry& entry);
 // Replay count the entry already carries: the highest of the DLQ message's user property
 // dtbus-replay-count, the body's "dtbus-replay-count" and the payload's "dtbus-replay-count".
+// (recover also continues the count of an earlier recovered entry with the same topic and
+// bytes: see commands/dlq/recover.cpp.)
 int previous_replay_count(const Entry& entry);
 
 }  // namespace dtbus::dlq

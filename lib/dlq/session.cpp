@@ -85,7 +85,9 @@ Setup resolve_setup(const GlobalOptions& globals) {
     dlq.spool =
         (state.empty() ? std::string(".") : state) + "/dtbus/dlq/" + setup.broker_name + ".jsonl";
   }
-  setup.filter = setup.target.connection.prefixed(dlq.topic);
+  // Absolute, as the processor wrote it (TaylorDash: "tracker/dlq/..."): the broker entry's
+  // topic_prefix is for the topics users type, not for the DLQ's.
+  setup.filter = dlq.topic;
   topic::require_filter(setup.filter);
   setup.client_id = globals.client_id.value_or(dlq.client_id);
   setup.spool_path = dlq.spool;

@@ -16,7 +16,7 @@ namespace dtbus::dlq {
 struct Setup {
   target::Target target;
   std::string broker_name;  // entry name, "default" when only flags name the broker
-  std::string filter;       // dlq.topic with the broker's topic_prefix
+  std::string filter;       // dlq.topic as written (never prefixed)
   std::string client_id;    // durable session (-i overrides dlq.client_id)
   std::string spool_path;
 };

@@ -119,6 +119,11 @@ std::string string_field(const Json& record, const char* key) {
   return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+int int_field(const Json& record, const char* key) {
+  auto it = record.find(key);
+  return it != record.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+
 }  // namespace
 
 const char* state_name(State state) {
@@ -192,6 +197,7 @@ Json entry_record(const Entry& entry) {
   r["state"] = state_name(entry.state);
   if (entry.state != State::pending) r["at"] = entry.state_at;
   if (!entry.recovered_to.empty()) r["to"] = entry.recovered_to;
+  if (entry.replay_count > 0) r["replay_count"] = entry.replay_count;
   if (entry.retained) r["retained"] = true;
   if (entry.retained_cleared) r["retained_cleared"] = true;
   if (!entry.user_properties.empty()) {
@@ -297,6 +303,11 @@ Spool::Spool(std::string path, Mode mode) : path_(std::move(path)), mode_(mode) 
     }
     start = end + 1;
   }
+  if (fd_ >= 0) {
+    struct stat st {};
+    if (fstat(fd_, &st) != 0) throw file_error(path_, "cannot stat");
+    size_ = static_cast<uint64_t>(st.st_size);
+  }
 }
 
 Spool::~Spool() {
@@ -305,9 +316,69 @@ Spool::~Spool() {
   close(fd_);
 }
 
+// Opens `path` and takes the exclusive lock on that very inode. A journal renamed over between
+// open() and flock() (a compaction by the previous holder) is opened again.
+int Spool::open_locked_journal(const std::string& path, int flags) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    int fd = open(path.c_str(), flags | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) throw file_error(path, "cannot open for writing");
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int saved = errno;
+      close(fd);
+      if (saved != EWOULDBLOCK) {
+        errno = saved;
+        throw file_error(path, "cannot lock");
+      }
+      // The holder's pid is in the lock file, unless that file was removed or replaced (then
+      // it may hold our own pid, written by our SpoolLock).
+      std::string holder;
+      std::ifstream(path_ + ".lock") >> holder;
+      if (holder.empty() || holder == std::to_string(getpid())) {
+        throw Error(ExitCode::runtime,
+                    "spool " + path_ + " is in use by another process (its lock file " + path_ +
+                        ".lock was removed or replaced; another dtbus dlq is running)");
+      }
+      throw Error(ExitCode::runtime, "spool " + path_ + " is in use by pid " + holder +
+                                         " (another dtbus dlq is running)");
+    }
+    struct stat opened {};
+    struct stat named {};
+    if (fstat(fd, &opened) == 0 && stat(path.c_str(), &named) == 0 &&
+        opened.st_dev == named.st_dev && opened.st_ino == named.st_ino) {
+      return fd;
+    }
+    close(fd);
+  }
+  errno = EAGAIN;
+  throw file_error(path, "the journal keeps being replaced; cannot lock it");
+}
+
+// Whether the journal at path_ is still the file this process holds, at the size it knows.
+bool Spool::unchanged_on_disk(std::string& why) const {
+  struct stat held {};
+  struct stat named {};
+  if (fstat(fd_, &held) != 0) {
+    why = std::string("cannot stat the open journal: ") + std::strerror(errno);
+    return false;
+  }
+  if (stat(path_.c_str(), &named) != 0) {
+    why = std::string("the journal is gone from its path: ") + std::strerror(errno);
+    return false;
+  }
+  if (held.st_dev != named.st_dev || held.st_ino != named.st_ino) {
+    why = "the file at that path was replaced by another one";
+    return false;
+  }
+  if (static_cast<uint64_t>(held.st_size) != size_) {
+    why = "it holds " + std::to_string(held.st_size) + " bytes, this process knows of " +
+          std::to_string(size_) + " (written by another process)";
+    return false;
+  }
+  return true;
+}
+
 void Spool::open_for_append() {
-  fd_ = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) throw file_error(path_, "cannot open for writing");
+  fd_ = open_locked_journal(path_, O_WRONLY | O_APPEND);
   // Enforced on an existing file too: the spool holds message contents.
   if (fchmod(fd_, 0600) != 0)
     spdlog::warn("cannot make {} private (0600): {}", path_, std::strerror(errno));
@@ -330,6 +401,7 @@ void Spool::apply(Json rec, size_t line_number) {
     entry.state = parse_state(string_field(rec, "state")).value_or(State::pending);
     entry.state_at = string_field(rec, "at");
     entry.recovered_to = string_field(rec, "to");
+    entry.replay_count = int_field(rec, "replay_count");
     entry.retained = rec.value("retained", false);
     entry.retained_cleared = rec.value("retained_cleared", false);
     if (auto props = rec.find("properties"); props != rec.end()) {
@@ -366,6 +438,7 @@ void Spool::apply(Json rec, size_t line_number) {
     entry.state = *state;
     entry.state_at = string_field(rec, "at");
     entry.recovered_to = string_field(rec, "to");
+    entry.replay_count = int_field(rec, "replay_count");
   }
 }
 
@@ -384,6 +457,7 @@ void Spool::write_line(const std::string& line, bool fsync_now) {
     throw error;
   }
   ++records_;
+  size_ += line.size();
   dirty_ = true;
   if (fsync_now) {
     if (fdatasync(fd_) != 0) throw file_error(path_, "cannot sync to disk");
@@ -418,6 +492,7 @@ void Spool::change(const std::vector<StateChange>& changes) {
     r["state"] = state_name(c.state);
     r["at"] = at;
     if (!c.to.empty()) r["to"] = c.to;
+    if (c.replay_count > 0) r["replay_count"] = c.replay_count;
     lines += dump(r) + "\n";
   }
   if (lines.empty()) return;
@@ -430,6 +505,7 @@ void Spool::change(const std::vector<StateChange>& changes) {
     entry.state = c.state;
     entry.state_at = at;
     entry.recovered_to = c.to;
+    entry.replay_count = c.replay_count;
   }
 }
 
@@ -454,9 +530,21 @@ void Spool::compact(bool force, size_t min_records) {
   std::lock_guard lock(mutex_);
   if (fd_ < 0) return;
   if (!force && (records_ < min_records || records_ <= 2 * entries_.size())) return;
+  // Never rewrite from a copy that may be stale: what is on disk must be what we read and wrote.
+  std::string why;
+  if (!unchanged_on_disk(why)) {
+    spdlog::warn("not compacting {}: {}; nothing was rewritten", path_, why);
+    return;
+  }
   std::string tmp = path_ + ".compact";
-  int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // Locked before it becomes the journal, so no other process can take the new file meanwhile.
+  int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (out < 0) throw file_error(tmp, "cannot create");
+  if (flock(out, LOCK_EX | LOCK_NB) != 0) {
+    auto error = file_error(tmp, "cannot lock");
+    close(out);
+    throw error;
+  }
   std::string text;
   for (const auto& e : entries_) text += dump(entry_record(e)) + "\n";
   if (!write_all(out, text) || fsync(out) != 0) {
@@ -465,20 +553,26 @@ void Spool::compact(bool force, size_t min_records) {
     unlink(tmp.c_str());
     throw error;
   }
-  close(out);
+  if (!unchanged_on_disk(why)) {
+    spdlog::warn("not compacting {}: {}; nothing was rewritten", path_, why);
+    close(out);
+    unlink(tmp.c_str());
+    return;
+  }
   // rename() is atomic: a crash leaves either the old journal or the complete new one.
   if (rename(tmp.c_str(), path_.c_str()) != 0) {
     auto error = file_error(path_, "cannot replace with the compacted journal");
+    close(out);
     unlink(tmp.c_str());
     throw error;
   }
   fsync_dir(parent_dir(path_));
   spdlog::debug("compacted {}: {} records -> {}", path_, records_, entries_.size());
   close(fd_);
-  fd_ = -1;
+  fd_ = out;
+  size_ = text.size();
   records_ = entries_.size();
   dirty_ = false;
-  open_for_append();
 }
 
 }  // namespace dtbus::dlq

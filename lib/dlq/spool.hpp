@@ -4,7 +4,7 @@
 //   an entry record  {"id","dlq_topic","received_at","state":"pending","retained"?,"properties"?
 //                     (record::properties_to_json shape),
 //                     "body" | "body_text" | "body_base64"}
-//   or a change record {"id","state":"recovered"|"purged","at","to"?} /
+//   or a change record {"id","state":"recovered"|"purged","at","to"?,"replay_count"?} /
 //   {"id","retained_cleared":true,"at"}.
 // The current state is the replay of the journal. Entry records are fsynced before append()
 // returns (the broker forgets a message once we acknowledge it); change records are written at
@@ -12,9 +12,14 @@
 // A torn last line (crash mid-append) is ignored with a warning and cut off before the next
 // append; a damaged line anywhere else is an error, so nothing is silently dropped.
 // Compaction rewrites one record per entry into a new file (fsync, rename, fsync dir).
+// A writer holds an exclusive flock on the journal itself (besides SpoolLock's "<spool>.lock",
+// which names the holder): a lock file deleted or replaced under a running process cannot let a
+// second one in. Before a rewrite the journal on disk must still be the inode and size this
+// process read and wrote, or the rewrite is skipped: it never replaces what it has not seen.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,6 +57,7 @@ struct Entry {
   State state = State::pending;
   std::string state_at;      // when the state last changed
   std::string recovered_to;  // topic it was republished to
+  int replay_count = 0;      // recovered: the dtbus-replay-count it was republished with
   bool retained = false;     // arrived as a retained message: cleared at the broker when done
   bool retained_cleared = false;
   std::vector<dtbus::UserProperty> user_properties;  // of the DLQ message (MQTT 5)
@@ -85,7 +91,8 @@ class SpoolLock {
 struct StateChange {
   std::string id;
   State state;
-  std::string to;  // recovered: where it was published
+  std::string to;        // recovered: where it was published
+  int replay_count = 0;  // recovered: the replay count it carried
 };
 
 class Spool {
@@ -122,10 +129,13 @@ class Spool {
   void write_line(const std::string& line, bool fsync_now);
   void apply(Json record, size_t line_number);
   void open_for_append();
+  int open_locked_journal(const std::string& path, int flags);
+  bool unchanged_on_disk(std::string& why) const;
 
   std::string path_;
   Mode mode_;
   int fd_ = -1;
+  uint64_t size_ = 0;  // bytes in the journal as this process read and wrote them
   std::mutex mutex_;
   bool dirty_ = false;
   size_t records_ = 0;

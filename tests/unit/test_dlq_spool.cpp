@@ -284,4 +284,72 @@ TEST_F(SpoolTest, LockIsFreeAgainAfterRelease) {
   EXPECT_NO_THROW(SpoolLock again(path_));
 }
 
+TEST_F(SpoolTest, TheJournalItselfIsLockedSoARemovedLockFileLetsNoSecondWriterIn) {
+  SpoolLock lock(path_);
+  Spool first(path_, Spool::Mode::read_write);
+  fs::remove(path_ + ".lock");   // what a careless cleanup does while a recover runs
+  SpoolLock second_lock(path_);  // a new lock file: this one alone would let a second process in
+  try {
+    Spool second(path_, Spool::Mode::read_write);
+    FAIL() << "expected the journal lock to be refused";
+  } catch (const dtbus::Error& e) {
+    EXPECT_EQ(e.code(), dtbus::ExitCode::runtime);
+    EXPECT_NE(std::string(e.what()).find("is in use by another process (its lock file"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_NO_THROW(Spool reader(path_, Spool::Mode::read_only));  // reading needs no lock
+}
+
+TEST_F(SpoolTest, CompactionKeepsTheJournalLockedAndFreesItOnClose) {
+  {
+    Spool spool(path_, Spool::Mode::read_write);
+    for (int i = 0; i < 4; ++i) spool.append(letter("tracker/dlq/t", body("t", "r")));
+    for (int i = 0; i < 10; ++i) spool.change({{spool.entries()[0].id, State::pending, ""}});
+    spool.compact(true);
+    EXPECT_EQ(lines(), 4u);
+    EXPECT_THROW(Spool other(path_, Spool::Mode::read_write), dtbus::Error)
+        << "the compacted file is locked from the moment it replaces the old one";
+  }
+  EXPECT_NO_THROW(Spool again(path_, Spool::Mode::read_write));
+}
+
+TEST_F(SpoolTest, NoRewriteFromAStaleCopyWhenTheFileWasReplacedOrGrew) {
+  Spool spool(path_, Spool::Mode::read_write);
+  for (int i = 0; i < 3; ++i) spool.append(letter("tracker/dlq/t", body("t", "r")));
+  // Another writer appended an entry this process never read.
+  std::string foreign =
+      R"({"id":"0FOREIGN","dlq_topic":"tracker/dlq/t","received_at":"2024-05-01T00:00:00.000Z",)"
+      R"("state":"pending","body":{"original_topic":"t","payload":1}})"
+      "\n";
+  { std::ofstream(path_, std::ios::app) << foreign; }
+  spool.compact(true);
+  EXPECT_NE(read().find("0FOREIGN"), std::string::npos) << "compaction must not erase it";
+  // The file at the path replaced by another one: not rewritten either.
+  std::string other = path_ + ".other";
+  { std::ofstream(other) << foreign; }
+  fs::rename(other, path_);
+  spool.compact(true);
+  EXPECT_EQ(read(), foreign);
+}
+
+TEST_F(SpoolTest, TheReplayCountOfARecoveryIsJournaledAndSurvivesCompaction) {
+  std::string id;
+  {
+    Spool spool(path_, Spool::Mode::read_write);
+    auto e = letter("tracker/dlq/t", body("t", "r"));
+    id = e.id;
+    spool.append(std::move(e));
+    spool.change({{id, State::recovered, "t", 2}});
+    EXPECT_EQ(spool.find(id)->replay_count, 2);
+  }
+  EXPECT_EQ(Spool(path_, Spool::Mode::read_only).find(id)->replay_count, 2);
+  {
+    Spool spool(path_, Spool::Mode::read_write);
+    spool.compact(true);
+  }
+  EXPECT_EQ(lines(), 1u);
+  EXPECT_EQ(Spool(path_, Spool::Mode::read_only).find(id)->replay_count, 2);
+}
+
 }  // namespace

@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include "dtbus/commands/dlq/dlq_command.hpp"
+#include "dtbus/core/topic.hpp"
 #include "dtbus/dlq/session.hpp"
+#include "dtbus/util/base64.hpp"
 #include "dtbus/util/terminal.hpp"
 #include "dtbus/util/time.hpp"
 
@@ -59,7 +61,40 @@ Json json_line(const Entry& e) {
   line["received_at"] = e.received_at;
   line["payload"] = l.conforming() ? letter_payload(e) : e.body;
   line["dlq_topic"] = e.dlq_topic;
+  // How recover turns the payload back into the original bytes, and those bytes.
+  if (!l.conforming()) {
+    line["payload_kind"] = nullptr;
+    line["republish"] = nullptr;
+    return line;
+  }
+  Republish sent = republish_payload(e);
+  line["payload_kind"] = payload_kind_name(sent.kind);
+  Json republish;
+  if (!sent.ok()) {
+    republish["problem"] = sent.problem;
+  } else if (topic::valid_utf8(sent.bytes)) {
+    republish["payload"] = sent.bytes;
+    republish["payload_encoding"] = "utf8";
+  } else {
+    republish["payload"] = util::base64_encode(sent.bytes);
+    republish["payload_encoding"] = "base64";
+  }
+  line["republish"] = std::move(republish);
   return line;
+}
+
+// The SENDS column: the kind, then the bytes recover would publish (escaped where not printable).
+std::string sends_of(const Entry& e) {
+  if (!e.letter.conforming()) return "-";
+  Republish sent = republish_payload(e);
+  std::string kind = payload_kind_name(sent.kind);
+  if (!sent.ok()) return kind + " " + sent.problem;
+  bool plain = topic::valid_utf8(sent.bytes) &&
+               std::none_of(sent.bytes.begin(), sent.bytes.end(),
+                            [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+  return kind + " " +
+         (plain ? sent.bytes
+                : Json(sent.bytes).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 std::string render_table(const std::vector<const Entry*>& rows, bool with_state, bool color) {
@@ -73,13 +108,16 @@ std::string render_table(const std::vector<const Entry*>& rows, bool with_state,
     longest_topic =
         std::max(longest_topic, width(e->letter.conforming() ? e->letter.original_topic : "-"));
   }
-  // The topic gets what it needs up to half of the room; the reason the rest.
-  size_t topic_width = std::clamp(longest_topic, kMinTextWidth, flexible / 2);
-  size_t reason_width = flexible - topic_width;
+  // The topic gets what it needs up to a third of the room; reason and payload share the rest.
+  size_t topic_width = std::clamp(longest_topic, kMinTextWidth, flexible / 3);
+  size_t rest = flexible - topic_width - 2;
+  size_t reason_width = rest / 2;
+  size_t sends_width = rest - reason_width;
 
   auto header = fit("ID", kIdWidth, true) + "  " + std::string(kAgeWidth - 3, ' ') + "AGE  " +
                 (with_state ? fit("STATE", kStateWidth, true) + "  " : "") +
-                fit("ORIGINAL TOPIC", topic_width, true) + "  REASON";
+                fit("ORIGINAL TOPIC", topic_width, true) + "  " +
+                fit("REASON", reason_width, true) + "  SENDS";
   std::string out = util::paint(header, util::Color::bold, color) + "\n";
   for (const auto* e : rows) {
     auto time = entry_time(*e);
@@ -96,8 +134,11 @@ std::string render_table(const std::vector<const Entry*>& rows, bool with_state,
       out += painted + "  ";
     }
     out += fit(e->letter.conforming() ? e->letter.original_topic : "-", topic_width, true) + "  ";
-    std::string reason = fit(reason_of(*e), reason_width, false);
-    out += (e->letter.conforming() ? reason : util::paint(reason, util::Color::red, color)) + "\n";
+    std::string reason = fit(reason_of(*e), reason_width, true);
+    out += (e->letter.conforming() ? reason : util::paint(reason, util::Color::red, color)) + "  ";
+    std::string sends = fit(sends_of(*e), sends_width, false);
+    bool sendable = e->letter.conforming() && republish_payload(*e).ok();
+    out += (sendable ? sends : util::paint(sends, util::Color::red, color)) + "\n";
   }
   return out;
 }

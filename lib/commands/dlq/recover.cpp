@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // dtbus dlq recover / purge, and clearing retained DLQ messages once their entry is done.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <mutex>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -32,8 +40,59 @@ struct Planned {
   const Entry* entry;
   std::string topic;
   std::string payload;
+  PayloadKind kind;
   int replay_count;  // the count this publish carries
 };
+
+// Entries recovered before, by where they went and the bytes sent: a consumer that dead-letters
+// a republished message again (and drops MQTT 5 properties, as most do) sends back the same
+// topic and bytes, so a new entry matching one of these continues its replay count.
+class ReplayHistory {
+ public:
+  explicit ReplayHistory(const Spool& spool) {
+    for (const auto& e : spool.entries()) {
+      if (e.state != State::recovered || !e.letter.conforming()) continue;
+      Republish sent = republish_payload(e);
+      if (!sent.ok()) continue;
+      // Journals written before the count was recorded: it was one more than the entry carried.
+      int count = e.replay_count > 0 ? e.replay_count : previous_replay_count(e) + 1;
+      auto& best = by_key_[key(e.recovered_to.empty() ? e.letter.original_topic : e.recovered_to,
+                               sent.bytes)];
+      if (count > best.count) best = {count, e.id};
+    }
+  }
+  struct Earlier {
+    int count = 0;
+    std::string id;
+  };
+  Earlier find(const std::string& topic, const std::string& bytes) const {
+    auto it = by_key_.find(key(topic, bytes));
+    return it == by_key_.end() ? Earlier{} : it->second;
+  }
+
+ private:
+  static std::string key(const std::string& topic, const std::string& bytes) {
+    return topic + '\0' + bytes;  // a topic never contains NUL
+  }
+  std::unordered_map<std::string, Earlier> by_key_;
+};
+
+// recover's failed-out file, created private (0600: dead-letter payloads are data) before the
+// first publish, so that a directory where it cannot be written fails before anything is sent.
+std::string create_failed_out() {
+  std::error_code ignored;
+  std::string path = (std::filesystem::current_path(ignored) /
+                      ("dtbus-dlq-failed-" + std::to_string(getpid()) + ".jsonl"))
+                         .string();
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw Error(ExitCode::runtime, "cannot create the failed-out file " + path + ": " +
+                                       std::strerror(errno) + "; nothing was published");
+  }
+  fchmod(fd, 0600);
+  close(fd);
+  return path;
+}
 
 std::string summary_text(size_t matched, size_t recovered, size_t failed, size_t skipped,
                          bool dry_run) {
@@ -71,6 +130,7 @@ Json plan_line(const Planned& p) {
   message.properties = recovery_properties(*p.entry, p.replay_count);
   Json line;
   line["id"] = p.entry->id;
+  line["payload_kind"] = payload_kind_name(p.kind);
   Json fields = record::to_record(message, "");
   for (auto& [key, value] : fields.items()) {
     if (key != "received_at") line[key] = std::move(value);
@@ -149,6 +209,7 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
 
   std::vector<Planned> plan;
   size_t skipped = 0;
+  const ReplayHistory history(spool);
   for (const auto* e : select(spool, filter, {State::pending})) {
     if (options.limit && plan.size() >= *options.limit) break;
     if (!e->letter.conforming()) {
@@ -156,23 +217,28 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
       ++skipped;
       continue;
     }
+    Republish sent = republish_payload(*e);
+    if (!sent.ok()) {
+      warn_skipped(*e, sent.problem + " (left pending; nothing was published)");
+      ++skipped;
+      continue;
+    }
+    std::string topic = to_topic.empty() ? e->letter.original_topic : to_topic;
     int previous = previous_replay_count(*e);
+    std::string because;
+    // The original topic is where the consumer got the republished message from.
+    if (auto earlier = history.find(e->letter.original_topic, sent.bytes);
+        earlier.count > previous) {
+      previous = earlier.count;
+      because = " (same topic and bytes as recovered entry " + earlier.id + ")";
+    }
     if (previous >= options.max_replays) {
-      warn_skipped(*e, "replayed " + std::to_string(previous) + " time(s) already (--max-replays " +
-                           std::to_string(options.max_replays) + ")");
+      warn_skipped(*e, "replayed " + std::to_string(previous) + " time(s) already" + because +
+                           " (--max-replays " + std::to_string(options.max_replays) + ")");
       ++skipped;
       continue;
     }
-    std::string payload;
-    try {
-      payload = payload_bytes(*e);
-    } catch (const Error& error) {
-      warn_skipped(*e, error.what());
-      ++skipped;
-      continue;
-    }
-    plan.push_back({e, to_topic.empty() ? e->letter.original_topic : to_topic, std::move(payload),
-                    previous + 1});
+    plan.push_back({e, std::move(topic), std::move(sent.bytes), sent.kind, previous + 1});
   }
   size_t matched = plan.size() + skipped;
 
@@ -183,8 +249,8 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
         out += plan_line(p).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
       } else {
         out += "would publish " + p.entry->id + " to " + p.topic + " (qos 1, dtbus-replay-count " +
-               std::to_string(p.replay_count) + ", " + std::to_string(p.payload.size()) +
-               " bytes): " + printable(p.payload) + "\n";
+               std::to_string(p.replay_count) + ", " + payload_kind_name(p.kind) + ", " +
+               std::to_string(p.payload.size()) + " bytes): " + printable(p.payload) + "\n";
       }
     }
     util::write_stdout(out);
@@ -193,9 +259,11 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
   std::atomic<size_t> recovered{0};
   std::mutex journal_mutex;
   std::string journal_error;  // guarded by journal_mutex
+  std::string failed_out;     // set when something was saved there
   if (!options.dry_run && !plan.empty()) {
     delivery::DeliveryOptions delivery;
     delivery.command = "dlq";
+    delivery.failed_out = create_failed_out();
     delivery.rate = options.rate;
     delivery.timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout * 1000));
     util::Progress progress(util::is_tty(stderr) && !globals.quiet, plan.size());
@@ -211,16 +279,18 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
         delivery::OutgoingMessage message{p.topic, p.payload, 1, false,
                                           recovery_properties(*p.entry, p.replay_count)};
         // Marked recovered only once the broker has acknowledged this very message.
-        publisher.publish(std::move(message), [&, id = p.entry->id, topic = p.topic](bool ok) {
-          if (!ok) return;
-          try {
-            spool.change({{id, State::recovered, topic}});
-            ++recovered;
-          } catch (const std::exception& e) {
-            std::lock_guard lock(journal_mutex);
-            if (journal_error.empty()) journal_error = e.what();  // the cause, not what follows
-          }
-        });
+        publisher.publish(std::move(message),
+                          [&, id = p.entry->id, topic = p.topic, count = p.replay_count](bool ok) {
+                            if (!ok) return;
+                            try {
+                              spool.change({{id, State::recovered, topic, count}});
+                              ++recovered;
+                            } catch (const std::exception& e) {
+                              std::lock_guard lock(journal_mutex);
+                              if (journal_error.empty())
+                                journal_error = e.what();  // the cause, not what follows
+                            }
+                          });
         if (publisher.stopped()) break;
         if (Clock::now() - last_sync >= kSyncInterval) {
           spool.sync();
@@ -238,9 +308,15 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
         so_far.stopped_by == delivery::StoppedBy::refused) {
       spdlog::error("{}", delivery::stop_message(so_far));
     }
-    publisher.finish();
+    auto report = publisher.finish();
     progress.clear();
     spool.sync();
+    struct stat st {};
+    if (report.failed > 0 || (stat(delivery.failed_out.c_str(), &st) == 0 && st.st_size > 0)) {
+      failed_out = delivery.failed_out;
+    } else {
+      unlink(delivery.failed_out.c_str());  // nothing failed: leave no empty file behind
+    }
     std::lock_guard lock(journal_mutex);
     if (!journal_error.empty()) {
       throw Error(ExitCode::runtime, journal_error +
@@ -261,9 +337,16 @@ int recover(const GlobalOptions& globals, const RecoverOptions& options,
                               {"failed", failed},
                               {"skipped", skipped},
                               {"dry_run", options.dry_run}};
+    if (!failed_out.empty()) summary["failed_out"] = failed_out;
     util::write_result(util::to_json_line(summary) + "\n");
   } else {
-    util::write_result(summary_text(matched, ok, failed, skipped, options.dry_run));
+    std::string text = summary_text(matched, ok, failed, skipped, options.dry_run);
+    if (!failed_out.empty()) {
+      text.pop_back();
+      text += "; the unacknowledged messages are in " + failed_out +
+              " (their entries stay pending in the spool)\n";
+    }
+    util::write_result(text);
   }
   if (interrupted) {
     throw Error(ExitCode::interrupted, "interrupted: " + std::to_string(ok) +
