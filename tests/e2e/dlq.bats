@@ -74,8 +74,9 @@ jq_field() { "$DTBUS_PYTHON" -c 'import json,sys; [print(json.loads(l)[sys.argv[
 
   run -0 --separate-stderr dtbus dlq list -o json
   assert_equal "${#lines[@]}" 3
-  assert_line --index 0 --regexp "^\{\"id\":\"[0-9A-Z]{16}\",\"state\":\"pending\",\"original_topic\":\"$ORIG/a\",\"failure_reason\":\"boom\",\"failure_timestamp\":\"2024-05-01T12:00:00Z\",\"received_at\":\"[0-9T:.Z-]+\",\"payload\":\{\"n\":1\},\"dlq_topic\":\"$DLQ/t${N}_orig_a\"\}$"
+  assert_line --index 0 --regexp "^\{\"id\":\"[0-9A-Z]{16}\",\"state\":\"pending\",\"original_topic\":\"$ORIG/a\",\"failure_reason\":\"boom\",\"failure_timestamp\":\"2024-05-01T12:00:00Z\",\"received_at\":\"[0-9T:.Z-]+\",\"payload\":\{\"n\":1\},\"dlq_topic\":\"$DLQ/t${N}_orig_a\",\"payload_kind\":\"json\",\"republish\":\{\"payload\":\"\{\\\\\"n\\\\\":1\}\",\"payload_encoding\":\"utf8\"\}\}$"
   assert_line --index 1 --partial '"payload":"text"'
+  assert_line --index 1 --partial '"payload_kind":"text","republish":{"payload":"text","payload_encoding":"utf8"}'
   assert_line --index 2 --partial '"payload":[1,2]'
 
   # Pulled once: a second list (and attach) finds nothing new and shows no duplicates.
@@ -92,8 +93,8 @@ jq_field() { "$DTBUS_PYTHON" -c 'import json,sys; [print(json.loads(l)[sys.argv[
   dead_letter "$ORIG/a/very/long/topic/name/that/goes/on/and/on/and/on" "a rather long failure reason that will certainly not fit in a narrow terminal window at all" '{}'
   dead_letter "$ORIG/b" "short" '{}' "$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)"
   COLUMNS=80 run -0 dtbus dlq list
-  assert_line --index 0 --regexp '^ID +AGE  ORIGINAL TOPIC +REASON$'
-  assert_line --index 2 --regexp "^[0-9A-Z]{16}    3h  $ORIG/b +short$"
+  assert_line --index 0 --regexp '^ID +AGE  ORIGINAL TOPIC +REASON +SENDS$'
+  assert_line --index 2 --regexp "^[0-9A-Z]{16}    3h  $ORIG/b +short +json \{\}$"
   for line in "${lines[@]}"; do
     (($(printf '%s' "$line" | wc -m) <= 80)) || fail "wider than 80: $line"
   done
@@ -162,11 +163,11 @@ jq_field() { "$DTBUS_PYTHON" -c 'import json,sys; [print(json.loads(l)[sys.argv[
   start_watcher
   run -0 --separate-stderr dtbus dlq recover --dry-run -o json
   assert_equal "${#lines[@]}" 3
-  assert_line --index 0 --regexp "^\{\"id\":\"[0-9A-Z]{16}\",\"topic\":\"$ORIG/a\",\"payload\":\{\"z\":1,\"a\":2\},\"payload_encoding\":\"json\",\"qos\":1,\"retain\":false,\"properties\":\{\"user_properties\":\{\"dtbus-recovered-from\":\"$DLQ/t${N}_orig_a\",\"dtbus-replay-count\":\"1\"\}\}\}$"
+  assert_line --index 0 --regexp "^\{\"id\":\"[0-9A-Z]{16}\",\"payload_kind\":\"json\",\"topic\":\"$ORIG/a\",\"payload\":\{\"z\":1,\"a\":2\},\"payload_encoding\":\"json\",\"qos\":1,\"retain\":false,\"properties\":\{\"user_properties\":\{\"dtbus-recovered-from\":\"$DLQ/t${N}_orig_a\",\"dtbus-replay-count\":\"1\"\}\}\}$"
   assert_line --index 1 --partial "\"topic\":\"$ORIG/b\",\"payload\":\"plain\",\"payload_encoding\":\"utf8\""
   assert_line --index 2 '{"dry_run":true,"failed":0,"matched":2,"recovered":0,"skipped":0}'
   run -0 dtbus dlq recover --dry-run
-  assert_line --index 0 --regexp "^would publish [0-9A-Z]{16} to $ORIG/a \(qos 1, dtbus-replay-count 1, 13 bytes\): \{\"z\":1,\"a\":2\}$"
+  assert_line --index 0 --regexp "^would publish [0-9A-Z]{16} to $ORIG/a \(qos 1, dtbus-replay-count 1, json, 13 bytes\): \{\"z\":1,\"a\":2\}$"
   assert_line --index 2 "dry run: would recover 2 of 2 matched dead letter(s) (0 skipped); nothing was published"
 
   watcher_sync dry-run-done
@@ -213,11 +214,26 @@ jq_field() { "$DTBUS_PYTHON" -c 'import json,sys; [print(json.loads(l)[sys.argv[
   BROKER_MAIN_PORT=$BROKER_ACL_PORT dead_letter "$ORIG/blocked/x" "boom" '1'
   BROKER_MAIN_PORT=$BROKER_ACL_PORT dead_letter "$ORIG/fine" "boom" '2'
   run -7 --separate-stderr dtbus dlq recover -o json
-  assert_output '{"dry_run":false,"failed":1,"matched":2,"recovered":1,"skipped":0}'
+  assert_output --regexp '^\{"dry_run":false,"failed":1,"failed_out":"'"$PWD"'/dtbus-dlq-failed-[0-9]+\.jsonl","matched":2,"recovered":1,"skipped":0\}$'
   [[ $stderr == *"1 dead letter(s) not acknowledged"* ]]
+  # The failed-out file it names holds the refused message, private (0600: payloads are data).
+  failed_out=$(printf '%s\n' "$output" | sed -E 's/.*"failed_out":"([^"]+)".*/\1/')
+  [[ $(stat -c %a "$failed_out") == 600 ]] || fail "mode $(stat -c %a "$failed_out")"
+  run -0 cat "$failed_out"
+  assert_output --partial "\"topic\":\"$ORIG/blocked/x\",\"payload\":1"
   run -0 dtbus dlq list --no-pull -o json
   assert_equal "${#lines[@]}" 1
   assert_output --partial "\"original_topic\":\"$ORIG/blocked/x\""
+  # The sentence says where too; a run where nothing fails leaves no file behind.
+  rm "$failed_out"
+  run -7 --separate-stderr dtbus dlq recover
+  assert_output --regexp "^recovered 0 of 1 matched dead letter\(s\) \(0 skipped, 1 failed\); the unacknowledged messages are in $PWD/dtbus-dlq-failed-[0-9]+\.jsonl \(their entries stay pending in the spool\)$"
+  rm "$PWD"/dtbus-dlq-failed-*.jsonl
+  BROKER_MAIN_PORT=$BROKER_ACL_PORT dead_letter "$ORIG/fine2" "boom" '3'
+  run -0 dtbus dlq recover --topic "$ORIG/fine2" -o json
+  assert_output '{"dry_run":false,"failed":0,"matched":1,"recovered":1,"skipped":0}'
+  run ls "$PWD"
+  refute_output --partial dtbus-dlq-failed
 }
 
 @test "--to-topic sends everything to one retry topic; the loop guard skips over-replayed entries" {
@@ -348,7 +364,7 @@ default_broker: plain
 EOF
   run -0 dtbus dlq attach -o json
   assert_output --partial '"client_id":"dtbus-dlq-plain"'
-  assert_output --partial "\"filter\":\"t$N/tracker/dlq/#\""
+  assert_output --partial '"filter":"tracker/dlq/#"'   # dlq.topic is absolute: never prefixed
   assert_output --partial "\"spool\":\"$XDG_STATE_HOME/dtbus/dlq/plain.jsonl\""
   rm "$XDG_CONFIG_HOME/dtbus/brokers.yaml"
   run -0 dtbus dlq list --no-pull -o json -H 127.0.0.1 -p "$BROKER_MAIN_PORT"
@@ -372,4 +388,36 @@ EOF
   [[ $stderr == *"barrier message left by an earlier, interrupted run"* ]] || fail "$stderr"
   run -0 dtbus dlq list -o json
   assert_equal "${#lines[@]}" 1
+}
+
+@test "a removed lock file lets no second process in: dead letters it would pull are not erased" {
+  run -0 dtbus dlq attach
+  for i in $(seq 1 60); do
+    printf '{"original_topic":"%s/%d","failure_reason":"boom","payload":{"i":%d}}\n' "$ORIG" "$i" "$i"
+  done | mosquitto_pub -p "$BROKER_MAIN_PORT" -q 1 -t "$DLQ/x" -l
+  wait_until 20 bash -c "[[ \$(dtbus dlq list -o json | grep -c .) == 60 ]]"
+  # No-op change records, so that the journal is compacted (rewritten) at the end of the recover.
+  id=$(dtbus dlq list --no-pull -o json | head -1 | jq_field id)
+  for i in $(seq 1 300); do printf '{"id":"%s","state":"pending","at":"2024-05-01T00:00:00.000Z"}\n' "$id"; done >>"$SPOOL"
+
+  bg_start FIRST dtbus dlq recover --rate 10 -o json
+  wait_until 20 grep -q '"state":"recovered"' "$SPOOL"   # past its pull, publishing
+  rm "$SPOOL.lock"   # a careless cleanup while it runs
+  dead_letter "$ORIG/new/1" "late" '{"late":1}'
+  dead_letter "$ORIG/new/2" "late" '{"late":2}'
+  dead_letter "$ORIG/new/3" "late" '{"late":3}'
+  # A second process finds the journal itself locked: it pulls nothing (the broker keeps them).
+  run -1 --separate-stderr dtbus dlq list -o json
+  [[ $stderr == *"spool $SPOOL is in use by another process (its lock file $SPOOL.lock was removed or replaced"* ]] ||
+    fail "$stderr"
+  run bg_wait FIRST 30
+  assert_success
+  run cat "$FIRST_OUT"
+  assert_output '{"dry_run":false,"failed":0,"matched":60,"recovered":60,"skipped":0}'
+  # After the first one's rewrite, the three late dead letters are all there.
+  run -0 dtbus dlq list -o json
+  assert_equal "${#lines[@]}" 3
+  assert_output --partial '"payload":{"late":3}'
+  run -0 dtbus dlq list --no-pull --all -o json
+  assert_equal "${#lines[@]}" 63
 }
