@@ -407,9 +407,8 @@ EOF
   dead_letter "$ORIG/new/2" "late" '{"late":2}'
   dead_letter "$ORIG/new/3" "late" '{"late":3}'
   # A second process finds the journal itself locked: it pulls nothing (the broker keeps them).
-  run -1 --separate-stderr dtbus dlq list -o json
-  [[ $stderr == *"spool $SPOOL is in use by another process (its lock file $SPOOL.lock was removed or replaced"* ]] ||
-    fail "$stderr"
+  run --separate-stderr dtbus dlq list -o json
+  second_status=$status second_stderr=$stderr
   run bg_wait FIRST 30
   assert_success
   run cat "$FIRST_OUT"
@@ -420,4 +419,7 @@ EOF
   assert_output --partial '"payload":{"late":3}'
   run -0 dtbus dlq list --no-pull --all -o json
   assert_equal "${#lines[@]}" 63
+  ((second_status == 1)) || fail "the second process exited $second_status"
+  [[ $second_stderr == *"spool $SPOOL is in use by another process (its lock file $SPOOL.lock was removed or replaced"* ]] ||
+    fail "$second_stderr"
 }
