@@ -57,7 +57,7 @@ closed_early() {
   COLUMNS=200 closed_early dtbus dlq list --no-pull
   assert_equal "$status" 0
   assert_equal "$stderr" ""
-  [[ $output == "ID "*"REASON" ]] || fail "$output"
+  [[ $output == "ID "*"REASON"*"SENDS" ]] || fail "$output"
   run -0 bash -c "dtbus dlq list --no-pull -o json | wc -l"
   assert_output 2000
 }
