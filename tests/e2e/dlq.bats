@@ -400,7 +400,7 @@ EOF
   id=$(dtbus dlq list --no-pull -o json | head -1 | jq_field id)
   for i in $(seq 1 300); do printf '{"id":"%s","state":"pending","at":"2024-05-01T00:00:00.000Z"}\n' "$id"; done >>"$SPOOL"
 
-  bg_start FIRST dtbus dlq recover --rate 10 -o json
+  bg_start FIRST dtbus dlq recover --rate 5 -o json   # 12 s of publishing: room for the rest
   wait_until 20 grep -q '"state":"recovered"' "$SPOOL"   # past its pull, publishing
   rm "$SPOOL.lock"   # a careless cleanup while it runs
   dead_letter "$ORIG/new/1" "late" '{"late":1}'
