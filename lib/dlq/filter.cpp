@@ -303,4 +303,29 @@ int previous_replay_count(const Entry& entry) {
   return count;
 }
 
+namespace {
+std::string history_key(const std::string& topic, const std::string& bytes) {
+  return topic + '\0' + bytes;  // a topic never contains NUL
+}
+}  // namespace
+
+ReplayHistory::ReplayHistory(const Spool& spool) {
+  for (const auto& e : spool.entries()) {
+    if (e.state != State::recovered || !e.letter.conforming()) continue;
+    Republish sent = republish_payload(e);
+    if (!sent.ok()) continue;
+    // Journals written before the count was recorded: it was one more than the entry carried.
+    int count = e.replay_count > 0 ? e.replay_count : previous_replay_count(e) + 1;
+    auto& best = by_key_[history_key(
+        e.recovered_to.empty() ? e.letter.original_topic : e.recovered_to, sent.bytes)];
+    if (count > best.count) best = {count, e.id};
+  }
+}
+
+ReplayHistory::Earlier ReplayHistory::find(const std::string& topic,
+                                           const std::string& bytes) const {
+  auto it = by_key_.find(history_key(topic, bytes));
+  return it == by_key_.end() ? Earlier{} : it->second;
+}
+
 }  // namespace dtbus::dlq

@@ -8,6 +8,7 @@
 #include <regex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "dtbus/dlq/spool.hpp"
@@ -93,5 +94,22 @@ std::string payload_bytes(const Entry& entry);
 // (recover also continues the count of an earlier recovered entry with the same topic and
 // bytes: see commands/dlq/recover.cpp.)
 int previous_replay_count(const Entry& entry);
+
+// Entries recovered before, by where they went and the bytes sent. A consumer that dead-letters a
+// republished message again (and drops MQTT 5 properties, as most do, TaylorDash's included)
+// sends back the same topic and bytes, so a new entry matching one of these continues its count.
+class ReplayHistory {
+ public:
+  explicit ReplayHistory(const Spool& spool);
+  struct Earlier {
+    int count = 0;   // the replay count the earlier recovery carried (0: none)
+    std::string id;  // that entry
+  };
+  // The highest count among recoveries published to `topic` with exactly `bytes`.
+  Earlier find(const std::string& topic, const std::string& bytes) const;
+
+ private:
+  std::unordered_map<std::string, Earlier> by_key_;
+};
 
 }  // namespace dtbus::dlq

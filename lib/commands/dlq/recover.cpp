@@ -11,7 +11,6 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
-#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -42,39 +41,6 @@ struct Planned {
   std::string payload;
   PayloadKind kind;
   int replay_count;  // the count this publish carries
-};
-
-// Entries recovered before, by where they went and the bytes sent: a consumer that dead-letters
-// a republished message again (and drops MQTT 5 properties, as most do) sends back the same
-// topic and bytes, so a new entry matching one of these continues its replay count.
-class ReplayHistory {
- public:
-  explicit ReplayHistory(const Spool& spool) {
-    for (const auto& e : spool.entries()) {
-      if (e.state != State::recovered || !e.letter.conforming()) continue;
-      Republish sent = republish_payload(e);
-      if (!sent.ok()) continue;
-      // Journals written before the count was recorded: it was one more than the entry carried.
-      int count = e.replay_count > 0 ? e.replay_count : previous_replay_count(e) + 1;
-      auto& best = by_key_[key(e.recovered_to.empty() ? e.letter.original_topic : e.recovered_to,
-                               sent.bytes)];
-      if (count > best.count) best = {count, e.id};
-    }
-  }
-  struct Earlier {
-    int count = 0;
-    std::string id;
-  };
-  Earlier find(const std::string& topic, const std::string& bytes) const {
-    auto it = by_key_.find(key(topic, bytes));
-    return it == by_key_.end() ? Earlier{} : it->second;
-  }
-
- private:
-  static std::string key(const std::string& topic, const std::string& bytes) {
-    return topic + '\0' + bytes;  // a topic never contains NUL
-  }
-  std::unordered_map<std::string, Earlier> by_key_;
 };
 
 // recover's failed-out file, created private (0600: dead-letter payloads are data) before the
