@@ -278,6 +278,7 @@ struct Publisher::Impl {
                              std::to_string(kDropsBeforeRefusal) +
                              " times): larger than its maximum packet size?");
     release(index, false);
+    report.published--;  // the broker never took it: refused, as when the link refuses at once
     mqtt::ConnectionSettings settings = link->settings();
     spdlog::warn("connecting to {} again without that message", settings.describe());
     link.reset();  // its thread has ended: no more events from it
