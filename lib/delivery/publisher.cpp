@@ -116,11 +116,26 @@ class FailedOutFile {
     if (written_ && fsync(fd_) != 0) error = std::strerror(errno);
     ::close(fd_);
     fd_ = -1;
-    if (created_ && size_ == 0) ::unlink(path_.c_str());
+    if (created_ && size_ == 0) {
+      ::unlink(path_.c_str());
+    } else if (created_ && !error) {
+      error = sync_directory();  // the new file's name, too, survives a crash
+    }
     return error;
   }
 
  private:
+  std::optional<std::string> sync_directory() const {
+    size_t slash = path_.rfind('/');
+    std::string directory = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+    int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;  // (not ours to open: the file itself is synced)
+    std::optional<std::string> error;
+    if (fsync(fd) != 0 && errno != EINVAL) error = std::strerror(errno);
+    ::close(fd);
+    return error;
+  }
+
   std::string path_;
   int fd_ = -1;
   bool created_ = false;
