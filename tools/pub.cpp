@@ -55,8 +55,8 @@ int main(int argc, char** argv) {
       ->type_name("fail|skip")
       ->check(CLI::IsMember({"fail", "skip"}));
   app.add_option("--failed-out", o.failed_out,
-                 "Where unacknowledged messages go, as --jsonl records (default "
-                 "./dtbus-pub-failed-<pid>.jsonl)")
+                 "Where messages not delivered go, as --jsonl records, mode 0600; created "
+                 "before publishing (default ./dtbus-pub-failed-<pid>.jsonl)")
       ->type_name("FILE");
   app.add_option("--timeout", o.timeout,
                  "Give up after S seconds without acknowledgement progress (exit 7)")

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dtbus/delivery/publisher.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -38,21 +43,127 @@ struct Slot {
   OutgoingMessage message;
   DoneCallback on_done;
   int mid = -1;
-  uint64_t epoch = 0;  // connection epoch (reconnect count seen by this thread) when published
+  uint64_t epoch = 0;     // connection epoch (reconnect count seen by this thread) when published
+  uint64_t sequence = 0;  // publish order
   bool busy = false;
 };
 
 // What the network thread reports; handled on the publishing thread in arrival order.
 struct Event {
-  enum class Type { published, reconnected } type;
+  enum class Type { published, reconnected, lost } type;
   int mid = 0;
   int reason = 0;
+  std::chrono::steady_clock::time_point at{};
+};
+
+// A broker that does not announce its maximum packet size (MQTT 3.1.1) closes the connection
+// when a packet exceeds it, and libmosquitto sends that message again first after every
+// reconnect. A QoS>0 message that is the oldest unacknowledged one when the connection is lost
+// this many times in a row, each time soon after a reconnect, is treated as refused.
+constexpr int kDropsBeforeRefusal = 3;
+constexpr std::chrono::seconds kSoonAfterReconnect{5};
+
+// The failed-out file: created before anything is published, records appended whole or not at
+// all, fsynced by close(), removed when this run created it and wrote nothing.
+class FailedOutFile {
+ public:
+  FailedOutFile() = default;
+  FailedOutFile(const FailedOutFile&) = delete;
+  FailedOutFile& operator=(const FailedOutFile&) = delete;
+  ~FailedOutFile() { close(); }
+
+  // Throws Error(runtime) naming the file when it cannot be created or opened for appending.
+  void open(const std::string& path) {
+    path_ = path;
+    // 0600: dead-letter payloads are data. O_EXCL first, to know whether this run created it.
+    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    created_ = fd_ >= 0;
+    if (fd_ < 0 && errno == EEXIST) fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    struct stat status {};
+    if (fd_ < 0 || fstat(fd_, &status) != 0) {
+      throw Error(ExitCode::runtime,
+                  "cannot create the failed-out file " + path + ": " + std::strerror(errno));
+    }
+    size_ = status.st_size;
+  }
+
+  // Appends `record` whole; on failure cuts the file back to what it was and returns the error.
+  std::optional<std::string> append(std::string_view record) {
+    if (fd_ < 0) return std::string("not open");
+    size_t done = 0;
+    while (done < record.size()) {
+      ssize_t n = ::write(fd_, record.data() + done, record.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        std::string error = n < 0 ? std::strerror(errno) : "short write";
+        if (done > 0 && ftruncate(fd_, size_) != 0) {
+          error += std::string(" (and cutting the partial record off failed: ") +
+                   std::strerror(errno) + ")";
+        }
+        return error;
+      }
+      done += static_cast<size_t>(n);
+    }
+    size_ += static_cast<off_t>(record.size());
+    written_ = true;
+    return std::nullopt;
+  }
+
+  // fsyncs what was written (returns the error), closes, removes an empty file of this run.
+  std::optional<std::string> close() {
+    if (fd_ < 0) return std::nullopt;
+    std::optional<std::string> error;
+    if (written_ && fsync(fd_) != 0) error = std::strerror(errno);
+    ::close(fd_);
+    fd_ = -1;
+    if (created_ && size_ == 0) {
+      ::unlink(path_.c_str());
+    } else if (created_ && !error) {
+      error = sync_directory();  // the new file's name, too, survives a crash
+    }
+    return error;
+  }
+
+ private:
+  std::optional<std::string> sync_directory() const {
+    size_t slash = path_.rfind('/');
+    std::string directory = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+    int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;  // (not ours to open: the file itself is synced)
+    std::optional<std::string> error;
+    if (fsync(fd) != 0 && errno != EINVAL) error = std::strerror(errno);
+    ::close(fd);
+    return error;
+  }
+
+  std::string path_;
+  int fd_ = -1;
+  bool created_ = false;
+  bool written_ = false;
+  off_t size_ = 0;
+};
+
+// Stands in for a link that could not be made again before the timeout: sends nothing.
+class NoLink : public mqtt::Transport {
+ public:
+  explicit NoLink(mqtt::ConnectionSettings settings) : settings_(std::move(settings)) {}
+  void connect() override {}
+  bool connected() const override { return false; }
+  int publish(const std::string&, std::string_view, int, bool, const MessageProperties&) override {
+    throw Error(ExitCode::runtime, "not connected to " + settings_.describe());
+  }
+  void disconnect() override {}
+  const mqtt::ConnectionSettings& settings() const override { return settings_; }
+
+ private:
+  mqtt::ConnectionSettings settings_;
 };
 
 }  // namespace
 
 struct Publisher::Impl {
   DeliveryOptions options;
+  TransportFactory make_transport;
   std::unique_ptr<mqtt::Transport> link;
 
   // Publishing thread only:
@@ -62,6 +173,12 @@ struct Publisher::Impl {
   std::vector<Event> handling;  // swapped with `events`, keeps its capacity
   size_t in_flight = 0;
   uint64_t epoch = 0;
+  uint64_t next_sequence = 0;
+  // Connection losses blamed on one message (see kDropsBeforeRefusal).
+  bool connected_since_loss = true;
+  Clock::time_point connected_at = Clock::now();
+  uint64_t suspect_sequence = 0;
+  int suspect_drops = 0;
   DeliveryReport report;
   Clock::time_point started = Clock::now();
   Clock::time_point last_progress = Clock::now();
@@ -69,7 +186,7 @@ struct Publisher::Impl {
   bool given_up = false;
   bool finished = false;
   std::string give_up_reason;
-  std::FILE* failed_file = nullptr;
+  FailedOutFile failed_file;
 
   // Shared with the network thread:
   std::mutex mutex;
@@ -82,10 +199,10 @@ struct Publisher::Impl {
     // Stop the link's thread first: its handlers use the members destroyed after it (this
     // matters when finish() was not reached, e.g. after an exception).
     link.reset();
-    if (failed_file != nullptr) std::fclose(failed_file);
   }
 
   void push_event(Event event) {
+    event.at = Clock::now();
     std::lock_guard lock(mutex);
     events.push_back(event);
     has_events.store(true, std::memory_order_release);
@@ -108,12 +225,124 @@ struct Publisher::Impl {
     }
     for (const Event& event : handling) {
       if (event.type == Event::Type::reconnected) {
+        connected_since_loss = true;
+        connected_at = event.at;
         resend_unwritten_qos0();
+      } else if (event.type == Event::Type::lost) {
+        // The rest came from the link this replaced: their message ids mean nothing now.
+        if (connection_lost(event.at)) break;
       } else {
         settle(event.mid, event.reason);
       }
     }
     handling.clear();
+  }
+
+  mqtt::Handlers make_handlers() {
+    mqtt::Handlers handlers;
+    handlers.on_publish = [this](int mid, int reason) {
+      push_event({Event::Type::published, mid, reason});
+    };
+    handlers.on_connect = [this](bool, bool reconnect) {
+      if (reconnect) push_event({Event::Type::reconnected, 0, 0});
+    };
+    handlers.on_connection_lost = [this](const std::string&) {
+      push_event({Event::Type::lost, 0, 0});
+    };
+    return handlers;
+  }
+
+  // Blames the oldest unacknowledged QoS>0 message for repeated losses soon after reconnects;
+  // true when the link was replaced to get rid of it.
+  bool connection_lost(Clock::time_point at) {
+    if (!connected_since_loss) return false;  // a reconnect attempt that failed
+    connected_since_loss = false;
+    std::optional<size_t> oldest;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      const Slot& slot = slots[i];
+      if (slot.busy && slot.message.qos > 0 &&
+          (!oldest || slot.sequence < slots[*oldest].sequence)) {
+        oldest = i;
+      }
+    }
+    if (!oldest) {
+      suspect_drops = 0;
+      return false;
+    }
+    uint64_t sequence = slots[*oldest].sequence;
+    if (suspect_drops > 0 && sequence == suspect_sequence &&
+        at - connected_at < kSoonAfterReconnect) {
+      suspect_drops++;
+    } else {
+      suspect_sequence = sequence;
+      suspect_drops = 1;
+    }
+    if (suspect_drops < kDropsBeforeRefusal) return false;
+    suspect_drops = 0;
+    refuse_and_replace_link(*oldest);
+    return true;
+  }
+
+  // libmosquitto would send the refused message again after every reconnect, and cannot be told
+  // to forget it: a new connection takes every other pending message, in publish order (one the
+  // broker had taken already may arrive twice).
+  void refuse_and_replace_link(size_t index) {
+    OutgoingMessage refused = slots[index].message;
+    slot_of_mid[static_cast<size_t>(slots[index].mid)] = -1;
+    refused_now(refused, "the broker closed the connection each time the message was sent (" +
+                             std::to_string(kDropsBeforeRefusal) +
+                             " times): larger than its maximum packet size?");
+    release(index, false);
+    report.published--;  // the broker never took it: refused, as when the link refuses at once
+    mqtt::ConnectionSettings settings = link->settings();
+    spdlog::warn("connecting to {} again without that message", settings.describe());
+    link.reset();  // its thread has ended: no more events from it
+    {
+      std::lock_guard lock(mutex);
+      events.clear();
+    }
+    std::fill(slot_of_mid.begin(), slot_of_mid.end(), -1);
+    while (true) {
+      try {
+        link = make_transport(make_handlers());
+        link->connect();
+        break;
+      } catch (const Error& e) {
+        link = std::make_unique<NoLink>(settings);
+        if (interrupt::interrupted() || Clock::now() >= progress_deadline()) {
+          // Every pending message goes to failed-out; nothing more is sent.
+          std::string why = std::string("cannot connect again: ") + e.what();
+          stop(interrupt::interrupted() ? StoppedBy::signal : StoppedBy::timeout, why);
+          give_up(why);
+          return;
+        }
+        spdlog::warn("{}; trying again", e.what());
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    }
+    connected_since_loss = true;
+    connected_at = Clock::now();
+    epoch++;
+    std::vector<size_t> pending;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (slots[i].busy) pending.push_back(i);
+    }
+    std::sort(pending.begin(), pending.end(),
+              [&](size_t a, size_t b) { return slots[a].sequence < slots[b].sequence; });
+    for (size_t i : pending) {
+      Slot& slot = slots[i];
+      slot.epoch = epoch;
+      slot.mid = -1;
+      const auto& m = slot.message;
+      try {
+        slot.mid = link->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+      } catch (const Error& e) {
+        refused_now(m, e.what());
+        release(i, false);
+        continue;
+      }
+      slot_of_mid[static_cast<size_t>(slot.mid)] = static_cast<int32_t>(i);
+    }
   }
 
   void settle(int mid, int reason) {
@@ -127,6 +356,7 @@ struct Publisher::Impl {
     bool ok = reason < kReasonSuccessLimit ||
               (reason == kReasonPacketIdNotFound && slot.message.qos == 2);
     last_progress = Clock::now();
+    if (slot.sequence == suspect_sequence) suspect_drops = 0;
     if (ok) {
       report.acknowledged++;
     } else {
@@ -182,15 +412,7 @@ struct Publisher::Impl {
 
   void save_failed(const OutgoingMessage& message, const std::string& why) {
     report.failed++;
-    if (report.failed_out_path.empty()) report.failed_out_path = failed_out_path();
-    if (failed_file == nullptr) {
-      failed_file = std::fopen(report.failed_out_path.c_str(), "a");
-      if (failed_file == nullptr) {
-        spdlog::error("cannot write the failed-out file {}: {}", report.failed_out_path,
-                      std::strerror(errno));
-        return;
-      }
-    }
+    report.failed_out_path = failed_out_path();
     dtbus::ReceivedMessage as_record{
         message.topic, message.payload, message.qos, message.retain, 0, message.properties};
     std::string line;
@@ -199,11 +421,25 @@ struct Publisher::Impl {
     line += ",\"error\":";
     util::append_json_string(line, why);
     line += "}\n";
-    if (std::fwrite(line.data(), 1, line.size(), failed_file) != line.size() ||
-        std::fflush(failed_file) != 0) {
-      spdlog::error("cannot write the failed-out file {}: {}", report.failed_out_path,
-                    std::strerror(errno));
+    if (auto error = failed_file.append(line)) {
+      report.unsaved++;
+      if (report.failed_out_error.empty()) {
+        // Once: the summary counts what could not be saved.
+        report.failed_out_error = *error;
+        spdlog::error("cannot write the failed-out file {}: {}", report.failed_out_path, *error);
+      }
     }
+  }
+
+  // The link refused `message` itself (too large for the broker...): the others go on.
+  void refused_now(const OutgoingMessage& message, const std::string& why) {
+    bool save = true;
+    if (options.on_refused) {
+      save = options.on_refused(message, why);
+    } else {
+      spdlog::warn("message to '{}' refused: {}", message.topic, why);
+    }
+    if (save) save_failed(message, why);
   }
 
   // The first stop wins: it is what the caller reports.
@@ -295,7 +531,8 @@ struct Publisher::Impl {
 
 Publisher::Publisher(const mqtt::ConnectionSettings& settings, DeliveryOptions options)
     : Publisher(
-          [&settings](mqtt::Handlers handlers) {
+          // By value: a new connection may be made long after the constructor returned.
+          [settings](mqtt::Handlers handlers) {
             return std::make_unique<mqtt::Connection>(settings, std::move(handlers));
           },
           std::move(options)) {}
@@ -304,20 +541,15 @@ Publisher::Publisher(const TransportFactory& make_transport, DeliveryOptions opt
     : impl_(std::make_unique<Impl>()) {
   Impl& impl = *impl_;
   impl.options = std::move(options);
+  impl.make_transport = make_transport;
   if (impl.options.window == 0) impl.options.window = 1;
   // Message ids must stay unique among pending messages: keep the window well below 65535.
   if (impl.options.window > 16384) impl.options.window = 16384;
   impl.slots.resize(impl.options.window);
   impl.free_slots.reserve(impl.options.window);
   for (size_t i = impl.options.window; i-- > 0;) impl.free_slots.push_back(i);
-  mqtt::Handlers handlers;
-  handlers.on_publish = [&impl](int mid, int reason) {
-    impl.push_event({Event::Type::published, mid, reason});
-  };
-  handlers.on_connect = [&impl](bool, bool reconnect) {
-    if (reconnect) impl.push_event({Event::Type::reconnected, 0, 0});
-  };
-  impl.link = make_transport(std::move(handlers));
+  impl.failed_file.open(impl.failed_out_path());
+  impl.link = make_transport(impl.make_handlers());
   impl.link->connect();
   impl.started = Clock::now();
 }
@@ -357,15 +589,22 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   Slot& slot = impl.slots[index];
   slot.message = std::move(message);
   slot.epoch = impl.epoch;
+  slot.sequence = impl.next_sequence++;
   const OutgoingMessage& m = slot.message;
   int mid = 0;
   try {
     mid = impl.link->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
   } catch (const Error& e) {
-    // Not queued, so not in failed-out either: the caller reports the refusal.
+    OutgoingMessage refused = std::move(slot.message);
     slot.message = OutgoingMessage{};
-    impl.stop(StoppedBy::refused, e.what());
-    impl.report.refusal = e;
+    if (e.code() == ExitCode::usage) {
+      // A bad topic: not queued, not in failed-out; the caller reports it as bad input.
+      impl.stop(StoppedBy::refused, e.what());
+      impl.report.refusal = e;
+      return;
+    }
+    impl.refused_now(refused, e.what());
+    if (on_done) on_done(false);
     return;
   } catch (...) {
     slot.message = OutgoingMessage{};
@@ -402,9 +641,11 @@ DeliveryReport Publisher::finish() {
     }
     impl.report.duration_s = std::chrono::duration<double>(Clock::now() - impl.started).count();
     impl.link->disconnect();
-    if (impl.failed_file != nullptr) {
-      std::fclose(impl.failed_file);
-      impl.failed_file = nullptr;
+    // Durable before the caller reports "saved to".
+    if (auto error = impl.failed_file.close(); error && impl.report.saved() > 0) {
+      spdlog::error("cannot sync the failed-out file {}: {}", impl.report.failed_out_path, *error);
+      impl.report.unsaved = impl.report.failed;
+      if (impl.report.failed_out_error.empty()) impl.report.failed_out_error = *error;
     }
   }
   return impl.report;
@@ -423,7 +664,18 @@ DeliveryReport Publisher::progress() const {
 std::string stop_message(const DeliveryReport& report) {
   if (report.stopped_by != StoppedBy::timeout) return report.stop_reason;
   return std::to_string(report.failed) + " message(s) not acknowledged (" + report.stop_reason +
-         "); saved to " + report.failed_out_path;
+         "); " + saved_text(report);
+}
+
+std::string saved_text(const DeliveryReport& report) {
+  const std::string& path = report.failed_out_path;
+  std::string resend = " (re-send with: dtbus pub --jsonl < " + path + ")";
+  if (report.unsaved == 0) return "saved to " + path + resend;
+  std::string cause = " (" + path + ": " + report.failed_out_error + ")";
+  if (report.saved() == 0) return "none of them could be saved" + cause;
+  std::string lost = " could not be saved" + cause;
+  return std::to_string(report.saved()) + " saved to " + path + resend + ", " +
+         std::to_string(report.unsaved) + lost;
 }
 
 }  // namespace dtbus::delivery

@@ -10,10 +10,14 @@
 // success reason; after a reconnect libmosquitto resends every unacknowledged QoS>=1 message.
 // A QoS 0 message counts once written to the socket; one dropped unwritten by a lost connection
 // is published again after the reconnect (rarely twice). Memory is bounded by `window`.
-// Every message that fails (rejected by the broker, pending when the timeout gives up or after a
-// signal, or never sent because publishing had stopped) is appended at once to the failed-out
-// file as a record (record.hpp shape, plus "error"), ready for `dtbus pub --jsonl`. A message
-// the link refuses to queue (bad topic, too large) is the exception: the caller reports it.
+// Every message that fails (rejected by the broker, refused by the link as too large, pending
+// when the timeout gives up or after a signal, or never sent because publishing had stopped) is
+// appended at once to the failed-out file as a record (record.hpp shape, plus "error"), ready for
+// `dtbus pub --jsonl`. The file is created (0600: dead letters are data) before anything is
+// published, so that a path that cannot be written stops the command before it sends anything;
+// each record is written whole or not at all (a full disk truncates a partial one away); the
+// file is fsynced before finish() reports; left empty, it is removed. A message with a bad topic
+// the link refuses to queue is the exception: publishing stops and the caller reports it.
 #pragma once
 
 #include <chrono>
@@ -39,7 +43,11 @@ struct OutgoingMessage {
   int qos = 0;
   bool retain = false;
   dtbus::MessageProperties properties;
+  uint64_t input_line = 0;  // the caller's input line (0 = none), for DeliveryOptions::on_refused
 };
+
+// For a message refused as such (see DeliveryOptions::on_refused): true = save it to failed-out.
+using RefusedCallback = std::function<bool(const OutgoingMessage& message, const std::string& why)>;
 
 struct DeliveryOptions {
   size_t window = 1024;  // max messages published but not yet acknowledged
@@ -48,6 +56,11 @@ struct DeliveryOptions {
   std::optional<double> rate;   // messages per second cap, nullopt = none
   std::string failed_out;       // file for unacknowledged messages ("" = default name)
   std::string command = "pub";  // for the default failed-out name dtbus-<cmd>-failed-<pid>.jsonl
+  // A message refused as such (larger than the broker's maximum packet size, QoS or retain not
+  // supported) does not stop publishing: the others go on and are awaited. Called on the
+  // publishing thread; return true to save the message to failed-out (counted as failed), false
+  // when the caller accounts for it itself (e.g. as skipped). Unset: saved, with a warning.
+  RefusedCallback on_refused;
 };
 
 // Why publishing stopped before the caller was done. Once stopped, publish() sends nothing.
@@ -55,13 +68,17 @@ enum class StoppedBy {
   nothing,
   timeout,  // no acknowledgement progress for DeliveryOptions::timeout
   signal,   // SIGINT/SIGTERM (util/interrupt.hpp)
-  refused,  // the link refused to queue a message (bad topic, too large): see `refusal`
+  refused,  // the link refused to queue a message with a bad topic: see `refusal`
 };
 
 struct DeliveryReport {
   uint64_t published = 0;     // handed to the broker connection
   uint64_t acknowledged = 0;  // QoS 0: written; QoS>0: PUBACK/PUBCOMP with success reason
-  uint64_t failed = 0;  // in the failed-out file: rejected, not acknowledged in time, or unsent
+  // Not delivered: rejected or refused, not acknowledged in time, or unsent. Normally in the
+  // failed-out file; `unsaved` of them could not be written there.
+  uint64_t failed = 0;
+  uint64_t unsaved = 0;
+  std::string failed_out_error;  // the first write error of the failed-out file (unsaved > 0)
   double duration_s = 0;
   std::string failed_out_path;  // set when failed > 0
   StoppedBy stopped_by = StoppedBy::nothing;
@@ -71,6 +88,7 @@ struct DeliveryReport {
   // stopped_by refused: the error to report (Error(usage) for a bad topic, Error(runtime) else).
   std::optional<Error> refusal;
   bool complete() const { return failed == 0 && acknowledged == published; }
+  uint64_t saved() const { return failed - unsaved; }
 };
 
 // Called when a message's fate is known (true = acknowledged). It runs on the thread that
@@ -83,6 +101,8 @@ using TransportFactory = std::function<std::unique_ptr<mqtt::Transport>(mqtt::Ha
 
 class Publisher {
  public:
+  // Both constructors first create the failed-out file (Error(runtime) naming it when they
+  // cannot), then connect.
   // Connects an mqtt::Connection (throws Error 4/5 like Connection::connect).
   Publisher(const mqtt::ConnectionSettings& settings, DeliveryOptions options);
   // Connects the link `make_transport` returns (throws what its connect() throws).
@@ -97,8 +117,9 @@ class Publisher {
   // - timeout: no acknowledgement progress for the timeout; every pending message, this one
   //   included, is then in the failed-out file.
   // - signal: after SIGINT/SIGTERM it sends nothing; the message goes to failed-out.
-  // - refused: the link refused the message itself (bad topic, too large); it is neither
-  //   queued nor in failed-out, and what is in flight is still awaited by finish().
+  // - refused: the link refused the message's topic; it is neither queued nor in failed-out,
+  //   and what is in flight is still awaited by finish().
+  // A message refused for its size and the like does not stop publishing: see on_refused.
   void publish(OutgoingMessage message, DoneCallback on_done = {});
 
   StoppedBy stopped_by() const;
@@ -127,5 +148,9 @@ class Publisher {
 // The stop as one line for a log: for a timeout "3 message(s) not acknowledged (no
 // acknowledgement from <broker> for 60 s); saved to <failed-out>", else the stop_reason.
 std::string stop_message(const DeliveryReport& report);
+
+// Where the failed messages are, honestly: "saved to F (re-send with: dtbus pub --jsonl < F)",
+// or which part could not be saved and why.
+std::string saved_text(const DeliveryReport& report);
 
 }  // namespace dtbus::delivery

@@ -247,3 +247,28 @@ PY
   assert_output 'm1
 {"m":2}'
 }
+
+@test "-o json to a full stdout (/dev/full): exit 1 naming stdout, not 0" {
+  sub_bg S 1 "$T/full" -q 1
+  run --separate-stderr bash -c "dtbus pub -t $T/full -m hi -q 1 -o json >/dev/full"
+  assert_equal "$status" 1
+  [[ $stderr == "dtbus pub: error: "*"stdout"*"No space left on device"* ]] || fail "$stderr"
+  bg_wait S # the message itself was delivered
+}
+
+@test "SIGTERM while work is pending exits 130 like SIGINT (SPEC §2), naming the stdin line" {
+  sub_bg S 3 "$T/term" -q 1
+  mkfifo in.fifo
+  bg_start PUB bash -c "exec dtbus pub -t $T/term -l -q 1 --failed-out failed.jsonl < in.fifo"
+  local fd
+  exec {fd}>in.fifo
+  printf 'a\nb\nc\n' >&"$fd"
+  bg_wait S
+  kill -TERM "$PUB"
+  run bg_wait PUB 10
+  exec {fd}>&-
+  assert_equal "$status" 130
+  run cat "$PUB_ERR"
+  assert_output --regexp "^dtbus pub: error: interrupted after stdin line 3( \(stdin not read beyond it\))?; the 3 message\(s\) published were all acknowledged"
+  [[ ! -e failed.jsonl ]]
+}

@@ -2,6 +2,7 @@
 // The publisher over a fake link (no broker): the in-flight window, acknowledgement accounting
 // (out of order, refused, message ids wrapping), the no-progress timeout, reconnects, QoS 0, and
 // how publishing stops (timeout, refusal, signal) without exceptions.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -74,6 +76,8 @@ class FakeLink : public dtbus::mqtt::Transport {
     std::lock_guard lock(mutex_);
     if (topic == refused_topic_)
       throw dtbus::Error(ExitCode::usage, "invalid topic '" + topic + "'");
+    if (max_payload_ && payload.size() > *max_payload_)
+      throw dtbus::Error(ExitCode::runtime, "message too large for the broker");
     if (qos == 0 && !connected_) qos0_while_down_ = true;  // Connection would block instead
     int mid = next_mid_;
     next_mid_ = next_mid_ == 65535 ? 1 : next_mid_ + 1;
@@ -103,11 +107,18 @@ class FakeLink : public dtbus::mqtt::Transport {
     for (int mid : pending_mids()) ack(mid);
   }
   void drop() {
-    std::lock_guard lock(mutex_);
-    connected_ = false;
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      it = it->second == 0 ? pending_.erase(it) : std::next(it);  // unwritten QoS 0: gone
+    {
+      std::lock_guard lock(mutex_);
+      connected_ = false;
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        it = it->second == 0 ? pending_.erase(it) : std::next(it);  // unwritten QoS 0: gone
+      }
     }
+    if (handlers_.on_connection_lost) handlers_.on_connection_lost("connection lost");
+  }
+  void refuse_larger_than(size_t size) {
+    std::lock_guard lock(mutex_);
+    max_payload_ = size;
   }
   void reconnect() {
     {
@@ -188,6 +199,7 @@ class FakeLink : public dtbus::mqtt::Transport {
   bool qos0_while_down_ = false;
   bool stop_serving_ = false;
   std::string refused_topic_;
+  std::optional<size_t> max_payload_;
   std::vector<Sent> sent_;
   std::map<int, int> pending_;  // mid -> qos
   size_t max_pending_ = 0;
@@ -216,6 +228,7 @@ class PublisherTest : public ::testing::Test {
         [this, first_mid](dtbus::mqtt::Handlers handlers) {
           auto link = std::make_unique<FakeLink>(std::move(handlers), first_mid);
           link_ = link.get();
+          links_made_++;
           return link;
         },
         o);
@@ -239,6 +252,7 @@ class PublisherTest : public ::testing::Test {
 
   std::string failed_out_;
   FakeLink* link_ = nullptr;
+  int links_made_ = 0;
   std::vector<std::pair<std::string, bool>> done_;
 };
 
@@ -287,7 +301,8 @@ TEST_F(PublisherTest, AFullWindowWithoutAcksSendsNothingMoreAndTimesOut) {
   EXPECT_EQ(publisher->progress().failed, 3u);
   EXPECT_EQ(dtbus::delivery::stop_message(publisher->progress()),
             "3 message(s) not acknowledged (no acknowledgement from " +
-                link_->settings().describe() + " for 0.1 s); saved to " + failed_out_);
+                link_->settings().describe() + " for 0.1 s); saved to " + failed_out_ +
+                " (re-send with: dtbus pub --jsonl < " + failed_out_ + ")");
 }
 
 TEST_F(PublisherTest, AcknowledgementsOutOfOrderSettleTheRightMessages) {
@@ -536,6 +551,132 @@ TEST_F(PublisherTest, ASignalStopsPublishingAndSavesWhatIsUnsentOrUnacknowledged
     std::exit(ok ? 0 : 1);
   };
   EXPECT_EXIT(child(), testing::ExitedWithCode(0), "");
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(PublisherTest, AMessageTooLargeForTheLinkIsSavedAndPublishingGoesOn) {
+  auto publisher = make_publisher(options(8));
+  link_->refuse_larger_than(2);
+  publisher->publish(message("a"), record_done("a"));
+  OutgoingMessage big = message("big");
+  big.input_line = 2;
+  publisher->publish(big, record_done("big"));
+  EXPECT_EQ(publisher->stopped_by(), StoppedBy::nothing);
+  publisher->publish(message("c"), record_done("c"));
+  link_->ack_all_pending();
+  DeliveryReport report = publisher->finish();
+  EXPECT_EQ(report.published, 2u);
+  EXPECT_EQ(report.acknowledged, 2u);
+  EXPECT_EQ(report.failed, 1u);
+  EXPECT_FALSE(report.complete());
+  auto lines = failed_out_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["payload"], "big");
+  EXPECT_EQ(lines[0]["error"], "message too large for the broker");
+  std::vector<std::pair<std::string, bool>> expected = {{"big", false}, {"a", true}, {"c", true}};
+  EXPECT_EQ(done_, expected);
+}
+
+TEST_F(PublisherTest, OnRefusedSeesTheMessageAndMayKeepItOutOfFailedOut) {
+  DeliveryOptions o = options(8);
+  std::vector<uint64_t> refused_lines;
+  o.on_refused = [&](const OutgoingMessage& m, const std::string& why) {
+    refused_lines.push_back(m.input_line);
+    EXPECT_EQ(why, "message too large for the broker");
+    return false;
+  };
+  auto publisher = make_publisher(o);
+  link_->refuse_larger_than(2);
+  OutgoingMessage big = message("big");
+  big.input_line = 7;
+  publisher->publish(big);
+  publisher->publish(message("a"));
+  link_->ack_all_pending();
+  DeliveryReport report = publisher->finish();
+  EXPECT_EQ(refused_lines, std::vector<uint64_t>{7});
+  EXPECT_EQ(report.failed, 0u);
+  EXPECT_TRUE(report.complete());
+  EXPECT_FALSE(fs::exists(failed_out_));
+}
+
+TEST_F(PublisherTest, AFailedOutFileThatCannotBeCreatedStopsBeforeConnecting) {
+  DeliveryOptions o = options(8);
+  o.failed_out = failed_out_ + ".missing-dir/failed.jsonl";
+  try {
+    make_publisher(o);
+    FAIL() << "no error";
+  } catch (const dtbus::Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::runtime);
+    EXPECT_NE(std::string(e.what()).find(o.failed_out), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(links_made_, 0);
+}
+
+TEST_F(PublisherTest, TheFailedOutFileIsPrivateAndAnExistingOneIsKept) {
+  {
+    auto publisher = make_publisher(options(8, 50ms));
+    publisher->publish(message("a"));
+    DeliveryReport report = publisher->finish();  // times out
+    EXPECT_EQ(report.failed, 1u);
+    EXPECT_EQ(report.unsaved, 0u);
+  }
+  struct stat status {};
+  ASSERT_EQ(stat(failed_out_.c_str(), &status), 0);
+  EXPECT_EQ(status.st_mode & 0777, 0600u);
+  {
+    auto publisher = make_publisher(options(8));
+    publisher->publish(message("b"));
+    link_->ack_all_pending();
+    EXPECT_TRUE(publisher->finish().complete());
+  }
+  EXPECT_EQ(failed_out_lines().size(), 1u);  // appended to, not removed
+}
+
+TEST_F(PublisherTest, AFailedOutFileThatCannotBeWrittenIsCountedNotClaimed) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  DeliveryOptions o = options(8, 50ms);
+  o.failed_out = "/dev/full";
+  auto publisher = make_publisher(o);
+  for (const char* name : {"a", "b", "c"}) publisher->publish(message(name));
+  DeliveryReport report = publisher->finish();
+  EXPECT_EQ(report.failed, 3u);
+  EXPECT_EQ(report.unsaved, 3u);
+  EXPECT_EQ(report.saved(), 0u);
+  EXPECT_NE(report.failed_out_error.find("No space left"), std::string::npos);
+  EXPECT_EQ(dtbus::delivery::saved_text(report),
+            "none of them could be saved (/dev/full: No space left on device)");
+}
+
+TEST_F(PublisherTest, ConnectionsLostEachTimeTheSameMessageIsResentRefuseItOnANewLink) {
+  auto publisher = make_publisher(options(8));
+  for (const char* name : {"a", "big", "c"}) publisher->publish(message(name), record_done(name));
+  auto sent = link_->sent();
+  link_->ack(sent[0].mid);
+  FakeLink* first = link_;
+  for (int i = 0; i < 3; ++i) {  // the broker drops the link each time "big" arrives
+    first->drop();
+    if (i < 2) first->reconnect();
+    publisher->progress();
+    publisher->publish(message("d" + std::to_string(i), 0));  // handles the events
+    if (i < 2) first->ack(first->sent().back().mid);          // (QoS 0 written)
+  }
+  ASSERT_EQ(links_made_, 2);
+  // The new link got "c" and the last QoS 0 message again, not "big".
+  std::vector<std::string> resent;
+  for (const auto& s : link_->sent()) resent.push_back(s.payload);
+  EXPECT_EQ(std::count(resent.begin(), resent.end(), "big"), 0);
+  EXPECT_EQ(std::count(resent.begin(), resent.end(), "c"), 1);
+  link_->ack_all_pending();
+  DeliveryReport report = publisher->finish();
+  auto lines = failed_out_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["payload"], "big");
+  EXPECT_EQ(report.failed, 1u);
+  EXPECT_EQ(report.acknowledged, report.published);  // "big" counts as refused, not published
+  EXPECT_EQ(report.published, 5u);
 }
 
 }  // namespace

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -15,7 +19,6 @@
 #include "dtbus/target/target.hpp"
 #include "dtbus/util/interrupt.hpp"
 #include "dtbus/util/json.hpp"
-#include "dtbus/util/terminal.hpp"
 
 namespace dtbus::commands::pub {
 namespace {
@@ -85,31 +88,88 @@ class Command {
     delivery.rate = o_.rate;
     delivery.failed_out = o_.failed_out;
     delivery.command = "pub";
+    delivery.on_refused = [this](const delivery::OutgoingMessage& m, const std::string& why) {
+      return on_refused(m, why);
+    };
+    // Creates the failed-out file first: nothing is published when it cannot be written.
     delivery::Publisher publisher(target_.connection, delivery);
     std::optional<Error> input_error;
     publish_all(publisher, input_error);
-    if (publisher.stopped_by() == delivery::StoppedBy::refused) throw *publisher.progress().refusal;
-    if (interrupt::interrupted()) save_unsent_lines(publisher, input_error);
+    if (publisher.stopped_by() == delivery::StoppedBy::refused) {
+      // A bad topic: like a bad line, after what is in flight is acknowledged.
+      input_error = publisher.progress().refusal;
+    }
+    // The lines already read go to failed-out, so that everything up to the last line read is
+    // acknowledged or saved: one line number to resume from.
+    if (interrupt::interrupted()) {
+      save_unsent_lines(publisher, input_error, std::string(delivery::kNotSentAfterSignal));
+    } else if (publisher.stopped_by() == delivery::StoppedBy::timeout) {
+      save_unsent_lines(publisher, input_error, "not sent: " + publisher.progress().stop_reason);
+    }
     delivery::DeliveryReport report = publisher.finish();
     print_summary(report);
     if (interrupt::interrupted()) {
-      if (input_error && input_error->code() == ExitCode::usage) {
-        print_error("pub", input_error->what());
-      }
-      throw interrupted_error(report);
+      if (input_error && input_error->code() == ExitCode::usage) report_also(*input_error);
+      fail(interrupted_error(report));
     }
     if (!report.complete()) {
-      if (input_error) print_error("pub", input_error->what());
-      throw Error(ExitCode::incomplete,
-                  std::to_string(report.failed) + " of " + std::to_string(report.published) +
-                      " message(s) not acknowledged; saved to " + report.failed_out_path +
-                      " (re-send with: dtbus pub --jsonl < " + report.failed_out_path + ")");
+      if (input_error) report_also(*input_error);
+      // Messages neither delivered nor saved are worse than an incomplete delivery.
+      fail(Error(report.unsaved > 0 ? ExitCode::runtime : ExitCode::incomplete,
+                 outcome_text(report)));
     }
-    if (input_error) throw *input_error;
+    if (input_error) fail(*input_error);
+    if (summary_error_) throw Error(ExitCode::runtime, *summary_error_);
     return 0;
   }
 
  private:
+  // Ends with `error`, after the line about a summary stdout did not take.
+  [[noreturn]] void fail(const Error& error) const {
+    if (summary_error_) print_error("pub", *summary_error_);
+    throw error;
+  }
+
+  static void report_also(const Error& error) { print_error("pub", error.what()); }
+
+  // A message the link refused (too large for the broker...): one line naming its input line;
+  // saved to failed-out, or skipped with --on-invalid skip. Publishing goes on either way.
+  bool on_refused(const delivery::OutgoingMessage& message, const std::string& why) {
+    std::string text = origin(input_, message.input_line, o_) + ": " + why;
+    if (o_.on_invalid == "skip") {
+      spdlog::warn("{} (skipped)", text);
+      skipped_++;
+      return false;
+    }
+    spdlog::error("{}", text);
+    refused_++;
+    return true;
+  }
+
+  // What was not delivered and where it is, for the final error line.
+  std::string outcome_text(const delivery::DeliveryReport& report) const {
+    std::vector<std::string> parts;
+    uint64_t unacknowledged = report.published - report.acknowledged;
+    uint64_t unsent = report.failed - std::min(report.failed, unacknowledged + refused_);
+    if (unacknowledged > 0) {
+      parts.push_back(std::to_string(unacknowledged) + " of " + std::to_string(report.published) +
+                      " message(s) not acknowledged");
+    }
+    if (refused_ > 0) parts.push_back(std::to_string(refused_) + " message(s) refused");
+    if (unsent > 0) parts.push_back(std::to_string(unsent) + " line(s) read but not sent");
+    std::string text;
+    if (report.stopped_by == delivery::StoppedBy::timeout) text = report.stop_reason + "; ";
+    for (size_t i = 0; i < parts.size(); ++i) text += (i > 0 ? ", " : "") + parts[i];
+    text += ": " + delivery::saved_text(report);
+    if (reader_ && !reader_->at_end()) {
+      text += "; everything up to stdin line " + std::to_string(reader_->line_number()) +
+              (report.unsaved == 0 ? " is acknowledged or saved" : " was read") +
+              ", stdin was not read beyond it (resume with: tail -n +" +
+              std::to_string(reader_->line_number() + 1) + " INPUT | dtbus pub ...)";
+    }
+    return text;
+  }
+
   void prepare() {
     if (o_.qos && (*o_.qos < 0 || *o_.qos > 2))
       throw Error(ExitCode::usage, "-q must be 0, 1 or 2");
@@ -209,6 +269,7 @@ class Command {
       std::string problem;
       bool ok = input_ == Input::jsonl ? record_message(*line, message, problem)
                                        : line_message(*line, message, problem);
+      message.input_line = reader_->line_number();
       if (ok) return true;
       std::string text = "stdin line " + std::to_string(reader_->line_number()) + ": " + problem;
       if (o_.on_invalid == "skip") {
@@ -222,15 +283,14 @@ class Command {
     return false;
   }
 
-  // After a signal: the lines already read from stdin but not published go to failed-out, so
-  // that nothing taken from the input is lost; stdin is not read further.
-  void save_unsent_lines(delivery::Publisher& publisher, std::optional<Error>& input_error) {
+  // After a signal or a timeout: the lines already read from stdin but not published go to
+  // failed-out, so that nothing taken from the input is lost; stdin is not read further.
+  void save_unsent_lines(delivery::Publisher& publisher, std::optional<Error>& input_error,
+                         const std::string& why) {
     if (!reader_) return;
     reader_->stop();
     delivery::OutgoingMessage message = base_message({});
-    while (next_message(message, input_error)) {
-      publisher.save_unsent(message, std::string(delivery::kNotSentAfterSignal));
-    }
+    while (next_message(message, input_error)) publisher.save_unsent(message, why);
   }
 
   Error interrupted_error(const delivery::DeliveryReport& report) const {
@@ -243,10 +303,13 @@ class Command {
       return Error(ExitCode::interrupted, text + "; the " + std::to_string(report.published) +
                                               " message(s) published were all acknowledged");
     }
-    return Error(ExitCode::interrupted,
-                 text + "; " + std::to_string(report.failed) +
-                     " message(s) not acknowledged or not sent saved to " + report.failed_out_path +
-                     " (re-send with: dtbus pub --jsonl < " + report.failed_out_path + ")");
+    text += "; " + std::to_string(report.failed) +
+            " message(s) not acknowledged or not sent: " + delivery::saved_text(report);
+    if (reader_ && !reader_->at_end()) {
+      text += "; resume with: tail -n +" + std::to_string(reader_->line_number() + 1) +
+              " INPUT | dtbus pub ...";
+    }
+    return Error(ExitCode::interrupted, text);
   }
 
   bool line_message(std::string_view line, delivery::OutgoingMessage& message,
@@ -276,7 +339,7 @@ class Command {
     return apply_envelope(message.payload, problem);
   }
 
-  void print_summary(const delivery::DeliveryReport& report) const {
+  void print_summary(const delivery::DeliveryReport& report) {
     double rate =
         report.duration_s > 0 ? static_cast<double>(report.acknowledged) / report.duration_s : 0;
     if (output_ == "json") {
@@ -284,7 +347,12 @@ class Command {
           {"published", report.published},   {"acknowledged", report.acknowledged},
           {"failed", report.failed},         {"skipped", skipped_},
           {"duration_s", report.duration_s}, {"rate", rate}};
-      util::write_result(summary.dump() + "\n");
+      std::string text = summary.dump() + "\n";
+      // A summary that did not reach stdout (full, closed) must not end with 0.
+      if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+          std::fflush(stdout) != 0) {
+        summary_error_ = std::string("cannot write the summary to stdout: ") + std::strerror(errno);
+      }
       return;
     }
     spdlog::info(
@@ -304,6 +372,8 @@ class Command {
   std::string raw_single_;
   std::optional<LineReader> reader_;  // -l / --jsonl
   uint64_t skipped_ = 0;
+  uint64_t refused_ = 0;                      // saved to failed-out by on_refused
+  std::optional<std::string> summary_error_;  // -o json: the summary did not reach stdout
 };
 
 }  // namespace
