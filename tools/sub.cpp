@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
          "--max-queue", o.max_queue,
          "Bytes of received messages waiting for stdout at most (K, M, G suffixes = KiB, "
          "MiB, GiB; default 64M); beyond it sub stops reading and the broker holds the rest")
-      ->transform(CLI::AsSizeValue(false))
+      ->transform(CLI::AsSizeValue(false).description(""))
       ->type_name("SIZE");
   return command.run(argc, argv, [&] {
     o.filters.insert(o.filters.end(), positional_filters.begin(), positional_filters.end());
