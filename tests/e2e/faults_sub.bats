@@ -121,15 +121,9 @@ rss_settled() {
   done
 }
 
-@test "a frozen reader: sub's memory stays under --max-queue plus a margin, and every message arrives" {
-  local n=160 # 1 MiB each: far beyond the 64 MiB default cap
-  mkfifo pipe
-  bg_start S bash -c "exec dtbus sub -t '$T/big' -q 1 -o raw >pipe"
-  bg_start R bash -c "exec cat pipe >got.txt"
-  wait_until 10 test -e "/proc/$R/fd/3" # cat has the pipe open (and sub its end)
-  kill -STOP "$R"
-  broker_wait_subscribed main "$T/big"
-  "$DTBUS_PYTHON" - "$P" "$T/big" "$n" <<'PY'
+# publish_mib TOPIC N: N messages of 1 MiB ("<i>:xxx...") at QoS 1, each acknowledged by the broker.
+publish_mib() {
+  "$DTBUS_PYTHON" - "$P" "$1" "$2" <<'PY'
 import sys
 import paho.mqtt.client as mqtt
 port, topic, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -142,6 +136,17 @@ for info in infos:
 c.loop_stop()
 c.disconnect()
 PY
+}
+
+@test "a frozen reader: sub's memory stays under --max-queue plus a margin, and every message arrives" {
+  local n=160 # 1 MiB each: far beyond the 64 MiB default cap
+  mkfifo pipe
+  bg_start S bash -c "exec dtbus sub -t '$T/big' -q 1 -o raw >pipe"
+  bg_start R bash -c "exec cat pipe >got.txt"
+  wait_until 10 test -e "/proc/$R/fd/3" # cat has the pipe open (and sub its end)
+  kill -STOP "$R"
+  broker_wait_subscribed main "$T/big"
+  publish_mib "$T/big" "$n"
   # Everything is with the broker or in sub now; once sub's memory stops moving, it took all it
   # will take while the reader is frozen.
   rss_settled "$S"
@@ -167,19 +172,7 @@ PY
   wait_until 10 test -e "/proc/$R/fd/3"
   kill -STOP "$R"
   broker_wait_subscribed main "$T/m"
-  "$DTBUS_PYTHON" - "$P" "$T/m" "$n" <<'PY'
-import sys
-import paho.mqtt.client as mqtt
-port, topic, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-c = mqtt.Client()
-c.connect("127.0.0.1", port)
-c.loop_start()
-infos = [c.publish(topic, b"%d:" % i + b"y" * (1 << 20), qos=1) for i in range(n)]
-for info in infos:
-    info.wait_for_publish()
-c.loop_stop()
-c.disconnect()
-PY
+  publish_mib "$T/m" "$n"
   rss_settled "$S"
   kill -CONT "$R"
   wait_for_file_lines got.txt "$n" 120
@@ -192,4 +185,31 @@ PY
   bg_stop S INT
   run -2 dtbus sub -t x --max-queue 0
   assert_output --partial "--max-queue must be at least 1 byte"
+}
+
+@test "a durable session's backlog (ahead of the SUBACK) is bounded by --max-queue too; a late SUBACK is waited for" {
+  local n=160
+  run -6 dtbus sub --session "$T-b" -t "$T/b" -q 1 -W 0.3 # attach: the broker queues from now on
+  publish_mib "$T/b" "$n"                                 # 160 MiB queued for the session
+  mkfifo pipe
+  # A 4 MiB queue fills before the SUBACK (behind the broker's 20 messages in flight) is read;
+  # --connect-timeout 1: the SUBACK comes long after that, and sub must wait for it.
+  bg_start S bash -c \
+    "exec dtbus sub --session '$T-b' -t '$T/b' -q 1 -o raw --max-queue 4M --connect-timeout 1 >pipe"
+  bg_start R bash -c "exec cat pipe >got.txt"
+  wait_until 10 test -e "/proc/$R/fd/3"
+  kill -STOP "$R"
+  rss_settled "$S"
+  sleep 3 # the fault: the reader stays frozen for three SUBACK timeouts
+  pid_alive "$S"
+  kill -CONT "$R"
+  wait_for_file_lines got.txt "$n" 120
+  local peak
+  peak=$(vm_kib "$S" VmHWM)
+  echo "sub --session --max-queue 4M with a 160 MiB backlog: peak ${peak} KiB" >&3
+  ((peak < (4 + 32) * 1024))
+  run -0 bash -c "cut -d: -f1 got.txt | sort -n | uniq | wc -l"
+  assert_output "$n"
+  bg_stop S INT
+  run -0 bg_wait S 10
 }

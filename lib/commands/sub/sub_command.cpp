@@ -5,12 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -69,9 +72,15 @@ class Inbox {
       return;
     }
     uint64_t size = queued_bytes(message);
-    space_.wait(lock, [&] {
+    auto room = [&] {
       return bytes_ == 0 || bytes_ + size <= max_bytes_ || closed_ || !limited_ || frozen_;
-    });
+    };
+    if (!room()) {
+      ++stalls_;
+      stalled_ = true;
+      space_.wait(lock, room);
+      stalled_ = false;
+    }
     if (frozen_) {
       hold(lock);
       return;
@@ -99,6 +108,16 @@ class Inbox {
   bool held() {
     std::lock_guard lock(mutex_);
     return held_;
+  }
+  // For stalled_since(): how many times push() has waited for space so far.
+  uint64_t stall_mark() {
+    std::lock_guard lock(mutex_);
+    return stalls_;
+  }
+  // Whether the network thread waits for space now, or has waited since `mark`.
+  bool stalled_since(uint64_t mark) {
+    std::lock_guard lock(mutex_);
+    return stalled_ || stalls_ != mark;
   }
   // Takes everything queued into the empty `into`, waiting until `deadline` when nothing is
   // queued (and nothing is held). Their bytes stay counted until release().
@@ -145,10 +164,71 @@ class Inbox {
   std::vector<Item> items_;
   const uint64_t max_bytes_;
   uint64_t bytes_ = 0;  // queued and taken, not yet released
+  uint64_t stalls_ = 0;
+  bool stalled_ = false;
   bool closed_ = false;
   bool limited_ = false;
   bool frozen_ = false;
   bool held_ = false;
+};
+
+// connection.subscribe() on its own thread, so that the output loop runs (and the inbox stays
+// bounded) while a durable session's backlog, which flows from connect() on, comes ahead of the
+// SUBACK. Joined on destruction, after the connection stopped or the SUBACK came.
+class Subscriber {
+ public:
+  // A SUBACK that did not come in time while the inbox was full (the network thread waiting for
+  // stdout, not reading the socket) is waited for again, by subscribing again: the broker
+  // replaces the subscription (and sends the retained messages once more).
+  Subscriber(mqtt::Connection& connection, std::vector<mqtt::Subscription> subscriptions,
+             Inbox& inbox)
+      : thread_([this, &connection, subscriptions = std::move(subscriptions), &inbox] {
+          while (true) {
+            uint64_t mark = inbox.stall_mark();
+            try {
+              connection.subscribe(subscriptions);
+              return;
+            } catch (const Error& e) {
+              if (e.code() == ExitCode::connect && inbox.stalled_since(mark) && !leaving_) {
+                spdlog::debug(
+                    "SUBACK delayed behind messages waiting for stdout: subscribing again");
+                continue;
+              }
+              std::lock_guard lock(mutex_);
+              error_ = std::current_exception();
+              return;
+            } catch (...) {
+              std::lock_guard lock(mutex_);
+              error_ = std::current_exception();
+              return;
+            }
+          }
+        }) {}
+  ~Subscriber() {
+    leaving_ = true;
+    join();
+  }
+  // Before the connection stops: a SUBACK that then never comes is not waited for again.
+  void leave() { leaving_ = true; }
+  Subscriber(const Subscriber&) = delete;
+  Subscriber& operator=(const Subscriber&) = delete;
+  bool failed() {
+    std::lock_guard lock(mutex_);
+    return error_ != nullptr;
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  [[noreturn]] void rethrow() {
+    join();
+    std::rethrow_exception(error_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr error_;
+  std::atomic<bool> leaving_ = false;
+  std::thread thread_;  // last: starts once the members above exist
 };
 
 Format pick_format(const Options& o, const std::string& output) {
@@ -180,6 +260,7 @@ class Command {
       }
     };
     mqtt::Connection connection(target_.connection, std::move(handlers));
+    std::optional<Subscriber> subscriber;  // joined after close_inbox released the network thread
     // Destroyed before the connection: releases a network thread waiting for inbox space.
     struct CloseInbox {
       Inbox& inbox;
@@ -195,16 +276,14 @@ class Command {
       subscriptions.push_back(s);
     }
     if (exact_end()) run_to_exact_end(connection, subscriptions);
-    try {
-      connection.subscribe(subscriptions);
-    } catch (const Error&) {
-      stop(connection, true);
-      throw;
-    }
     inbox_.limit(true);
     started_ = Clock::now();
-    std::string stop_reason = loop();
-    stop(connection, stop_reason == "signal" || stop_reason == "wait");
+    subscriber.emplace(connection, std::move(subscriptions), inbox_);
+    std::string stop_reason = loop(&*subscriber);
+    subscriber->leave();
+    stop(connection,
+         stop_reason == "signal" || stop_reason == "wait" || stop_reason == "subscribe");
+    if (stop_reason == "subscribe") subscriber->rethrow();
     if (record_ != nullptr) std::fclose(record_);
     print_stats();
     return finish_status(stop_reason);
@@ -395,8 +474,9 @@ class Command {
     }
   }
 
-  // Returns why it stopped: "count", "wait", "signal", "retained", "reader" (stdout closed).
-  std::string loop() {
+  // Returns why it stopped: "count", "wait", "signal", "retained", "reader" (stdout closed),
+  // "subscribe" (`subscriber` failed).
+  std::string loop(Subscriber* subscriber = nullptr) {
     std::vector<Item> batch;
     std::optional<Clock::time_point> deadline;
     if (o_.wait_s) {
@@ -405,6 +485,7 @@ class Command {
     }
     while (true) {
       if (interrupt::interrupted()) return "signal";
+      if (subscriber != nullptr && subscriber->failed()) return "subscribe";
       auto now = Clock::now();
       if (deadline && now >= *deadline) return "wait";
       auto until = now + kPollInterval;
