@@ -132,6 +132,8 @@ complete -c dtbus -n '__fish_seen_subcommand_from sub' -l share -d 'Shared subsc
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l session -d 'Durable session NAME (client id): QoS>=1 messages published while away arrive on return' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l record -d 'Append every message in the json shape, flushed per message' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l stats -d 'Print messages, rate and bytes on stderr at exit'
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l match -d 'Only topics matching the glob (fnmatch: * ? [..], * spans \'/\'; repeatable, any may match); client-side, after the MQTT filters' -x
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l max-queue -d 'Bytes of received messages waiting for stdout at most (K, M, G suffixes = KiB, MiB, GiB; default 64M); beyond it sub stops reading and the broker holds the rest' -x
 complete -c dtbus-sub -s h -l help -d 'Print this help message and exit'
 complete -c dtbus-sub -l version -d 'Display program version information and exit'
 complete -c dtbus-sub -s c -l config -d 'Config file (else $DTBUS_CONFIG, ./config/brokers.yaml, ...)' -r -F
@@ -170,6 +172,8 @@ complete -c dtbus-sub -l share -d 'Shared subscription: $share/GROUP/<filter>' -
 complete -c dtbus-sub -l session -d 'Durable session NAME (client id): QoS>=1 messages published while away arrive on return' -x
 complete -c dtbus-sub -l record -d 'Append every message in the json shape, flushed per message' -r -F
 complete -c dtbus-sub -l stats -d 'Print messages, rate and bytes on stderr at exit'
+complete -c dtbus-sub -l match -d 'Only topics matching the glob (fnmatch: * ? [..], * spans \'/\'; repeatable, any may match); client-side, after the MQTT filters' -x
+complete -c dtbus-sub -l max-queue -d 'Bytes of received messages waiting for stdout at most (K, M, G suffixes = KiB, MiB, GiB; default 64M); beyond it sub stops reading and the broker holds the rest' -x
 complete -c dtbus -f -n 'not __fish_seen_subcommand_from pub sub dlq replay token config' -a dlq -d 'Capture, list, recover and purge dead-lettered events'
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s h -l help -d 'Print this help message and exit'
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l version -d 'Display program version information and exit'
@@ -285,6 +289,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from replay' -l no-prefix -d 'Do no
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l speed -d 'Time factor: 1 = original gaps, 10 = ten times faster, 0 = no waits' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l rate -d 'Cap on messages per second' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l max-gap -d 'Cap on any single wait, in seconds' -x
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l time-field -d 'Time of a record without received_at: this dotted path into the payload (e.g. timestamp), before created_at, timestamp, ts' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l since -d 'Only records at or after TIME (RFC 3339 or epoch)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l until -d 'Only records before TIME (exclusive)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l topic -d 'Only records whose topic matches FILTER (+, #)' -x
@@ -327,6 +332,7 @@ complete -c dtbus-replay -l no-prefix -d 'Do not prepend the broker\'s topic_pre
 complete -c dtbus-replay -l speed -d 'Time factor: 1 = original gaps, 10 = ten times faster, 0 = no waits' -x
 complete -c dtbus-replay -l rate -d 'Cap on messages per second' -x
 complete -c dtbus-replay -l max-gap -d 'Cap on any single wait, in seconds' -x
+complete -c dtbus-replay -l time-field -d 'Time of a record without received_at: this dotted path into the payload (e.g. timestamp), before created_at, timestamp, ts' -r -F
 complete -c dtbus-replay -l since -d 'Only records at or after TIME (RFC 3339 or epoch)' -x
 complete -c dtbus-replay -l until -d 'Only records before TIME (exclusive)' -x
 complete -c dtbus-replay -l topic -d 'Only records whose topic matches FILTER (+, #)' -x

@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
       ->type_name("X");
   app.add_option("--rate", timing.rate, "Cap on messages per second")->type_name("N");
   app.add_option("--max-gap", timing.max_gap, "Cap on any single wait, in seconds")->type_name("S");
+  app.add_option("--time-field", options.time_field,
+                 "Time of a record without received_at: this dotted path into the payload "
+                 "(e.g. timestamp), before created_at, timestamp, ts")
+      ->type_name("PATH");
   app.add_option("--since", options.since, "Only records at or after TIME (RFC 3339 or epoch)")
       ->type_name("TIME");
   app.add_option("--until", options.until, "Only records before TIME (exclusive)")

@@ -49,6 +49,16 @@ int main(int argc, char** argv) {
                  "Append every message in the json shape, flushed per message")
       ->type_name("FILE");
   app.add_flag("--stats", o.stats, "Print messages, rate and bytes on stderr at exit");
+  app.add_option("--match", o.match,
+                 "Only topics matching the glob (fnmatch: * ? [..], * spans '/'; repeatable, any "
+                 "may match); client-side, after the MQTT filters")
+      ->type_name("GLOB");
+  app.add_option(
+         "--max-queue", o.max_queue,
+         "Bytes of received messages waiting for stdout at most (K, M, G suffixes = KiB, "
+         "MiB, GiB; default 64M); beyond it sub stops reading and the broker holds the rest")
+      ->transform(CLI::AsSizeValue(false).description(""))
+      ->type_name("SIZE");
   return command.run(argc, argv, [&] {
     o.filters.insert(o.filters.end(), positional_filters.begin(), positional_filters.end());
     // -o as given: without it sub prints text on a terminal and JSON Lines elsewhere.

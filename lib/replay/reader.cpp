@@ -7,6 +7,7 @@
 
 #include "dtbus/core/error.hpp"
 #include "dtbus/core/record.hpp"
+#include "dtbus/core/where.hpp"
 #include "dtbus/replay/replay.hpp"
 #include "dtbus/util/json.hpp"
 #include "dtbus/util/time.hpp"
@@ -128,7 +129,8 @@ record::Json Record::payload_json() const {
   return parsed.is_discarded() ? record::Json() : parsed;
 }
 
-Record parse_record(const std::string& text, bool time_required) {
+Record parse_record(const std::string& text, bool time_required,
+                    const std::vector<std::string>& time_field) {
   Record result;
   dtbus::ReceivedMessage message;
   try {
@@ -145,16 +147,35 @@ Record parse_record(const std::string& text, bool time_required) {
   result.retain = message.retain;
   result.properties = std::move(message.properties);
 
+  std::string payload_path;  // --time-field as written, for messages
+  for (const auto& segment : time_field)
+    payload_path += (payload_path.empty() ? "" : ".") + segment;
+  auto take_time = [&](const record::Json& value, const std::string& what) {
+    result.time_ns = util::parse_time_json(value);
+    if (!result.time_ns) throw InvalidRecord(what + " is not a time: " + value.dump());
+  };
+  bool payload_tried = false;
   for (const char* field : kTimeFields) {
+    // Without received_at (the first field), the --time-field payload field comes next.
+    if (!time_field.empty() && !payload_tried && std::string_view(field) != "received_at") {
+      payload_tried = true;
+      record::Json payload = result.payload_json();
+      const record::Json* inner = where::lookup(payload, time_field);
+      if (inner != nullptr && !inner->is_null()) {
+        take_time(*inner, "payload field \"" + payload_path + "\" (--time-field)");
+        break;
+      }
+    }
     auto value = json.find(field);
     if (value == json.end() || value->is_null()) continue;
-    result.time_ns = util::parse_time_json(*value);
-    if (!result.time_ns) {
-      throw InvalidRecord(std::string("\"") + field + "\" is not a time: " + value->dump());
-    }
+    take_time(*value, std::string("\"") + field + "\"");
     break;
   }
   if (time_required && !result.time_ns) {
+    if (!time_field.empty()) {
+      throw InvalidRecord("no time: expected received_at, the payload field \"" + payload_path +
+                          "\" (--time-field), created_at, timestamp or ts");
+    }
     throw InvalidRecord("no time: expected one of received_at, created_at, timestamp, ts");
   }
   return result;

@@ -83,8 +83,11 @@ struct Record {
   record::Json payload_json() const;
 };
 
-// Throws InvalidRecord. `time_required`: a record without a time field is invalid.
-Record parse_record(const std::string& text, bool time_required);
+// Throws InvalidRecord. `time_required`: a record without a time is invalid. `time_field`
+// (--time-field, a dotted path into the JSON payload such as DataKnobs' `timestamp`): the time of
+// a record without `received_at`, before the record's other time fields.
+Record parse_record(const std::string& text, bool time_required,
+                    const std::vector<std::string>& time_field = {});
 
 // ---- Selection and rewriting ----
 
@@ -141,10 +144,13 @@ struct TimingOptions {
 };
 
 // Send times: record i is due at t0 + v_i / speed, where t0 is the clock when the first record of
-// the pass was scheduled and v_i sums the gaps between consecutive record times (a negative gap,
-// from records out of time order, counts as 0; a gap is capped at max_gap × speed). Computed
-// from t0 each time, so rounding and late sends never accumulate. The rate cap spaces sends at
-// least 1/rate apart, catching up after a stall with at most one extra message.
+// the pass was scheduled and v_i = ts_i − ts_0 with each forward step of the latest time seen
+// capped at max_gap × speed. A record earlier than the latest one seen (out of time order) gets
+// its own place on that timeline, in the past: it is sent at once and the records after it keep
+// their times. Computed from t0 each time, so rounding and late sends never accumulate. The rate
+// cap spaces sends at least 1/rate apart, catching up after a stall with at most one extra
+// message. Huge values (speed, max_gap, rate, time spans) saturate at about 31 years per wait,
+// never overflowing into a zero wait.
 class Scheduler {
  public:
   Scheduler(TimingOptions options, Clock& clock);
@@ -160,8 +166,8 @@ class Scheduler {
   Clock& clock_;
   bool started_ = false;
   TimePoint t0_{};
-  int64_t virtual_ns_ = 0;
-  std::optional<int64_t> previous_ns_;
+  int64_t virtual_ns_ = 0;            // virtual time of latest_ns_
+  std::optional<int64_t> latest_ns_;  // the latest record time seen in this pass
   std::optional<TimePoint> last_due_;
   std::optional<TimePoint> last_sent_;
 };

@@ -156,8 +156,9 @@ json_field() {
   assert_line "time span: 2026-11-23T08:37:28.000Z .. 2026-11-23T08:37:29.000Z (1.000 s)"
   assert_line --regexp "^ +3  $T/a$"
   assert_line --regexp "^ +2  $T/b$"
-  # Second file starts earlier: no negative wait, so 1.0 s + 0.25 s of gaps at speed 1.
-  assert_line "estimated duration: 1.250 s"
+  # The second file starts earlier: its records are due in the past (t0 + (ts - ts0)), sent at
+  # once, so the replay takes the first file's 1.0 s at speed 1.
+  assert_line "estimated duration: 1.000 s"
   run -0 --separate-stderr dtbus replay -p "$closed" --dry-run --speed 2 -o json "$REC"
   "$DTBUS_PYTHON" - "$output" "$T" <<'PY'
 import json, sys
@@ -165,7 +166,7 @@ s, t = json.loads(sys.argv[1]), sys.argv[2]
 assert s["dry_run"] is True and s["read"] == 5 and s["matched"] == 5, s
 assert s["topics"] == {t + "/a": 3, t + "/b": 2}, s
 assert s["first"] == "2026-11-23T08:37:28.000Z" and s["last"] == "2026-11-23T08:37:29.000Z", s
-assert abs(s["estimated_duration_s"] - 0.625) < 1e-6, s
+assert abs(s["estimated_duration_s"] - 0.5) < 1e-6, s
 PY
   # And nothing reached the broker: a replay for real now is the first message on the topic.
   sub_start "$T/#" 1
@@ -333,4 +334,95 @@ span_ms() {
   run json_field acknowledged < "$REPLAY_OUT"
   assert_output 1
   grep -q "dtbus replay: error: interrupted" "$REPLAY_ERR"
+}
+
+# dry_estimate ARGS...: estimated_duration_s of `replay --dry-run -o json ARGS`.
+dry_estimate() {
+  replay --dry-run -o json "$@" | json_field estimated_duration_s
+}
+
+@test "huge --max-gap, tiny --speed and tiny --rate saturate instead of overflowing into zero waits" {
+  records 2 1000 "$T/h" > "$REC" # 1 s apart
+  run -0 dry_estimate --max-gap 1e300 "$REC"
+  assert_output "1.0"
+  run -0 dry_estimate --max-gap 1e300 --speed 1e300 "$REC"
+  assert_output "0.0"
+  # A wait beyond 31.7 years is capped there (1e9 s), never wrapped to 0 or below.
+  run -0 dry_estimate --speed 1e-300 "$REC"
+  assert_output "1000000000.0"
+  run -0 dry_estimate --speed 0 --rate 1e-300 "$REC"
+  assert_output "1000000000.0"
+  run -0 dry_estimate --speed 0 --rate 1e300 "$REC"
+  assert_output "0.0"
+  # The real replay waits the second too.
+  sub_start "$T/h" 2 '%U'
+  run -0 replay --max-gap 1e300 "$REC"
+  bg_wait SUB 20
+  span=$(span_ms)
+  echo "--max-gap 1e300: ${span} ms" >&3
+  ((span >= 850 && span <= 1300))
+  run -2 replay --speed 1e400 "$REC" # parsed as infinity
+  assert_output --partial "--speed must be a number >= 0"
+}
+
+@test "an earlier record after a later one is sent at once; the next keeps t0 + (ts - ts0)" {
+  # Times 0, 600, 150 (earlier), 900 ms: sent at 0, 600, 600, 900 (not 0, 600, 600, 1350).
+  "$DTBUS_PYTHON" - "$T/o" > "$REC" <<'PY'
+import json, sys
+for i, ms in enumerate([0, 600, 150, 900]):
+    print(json.dumps({"topic": sys.argv[1], "payload": {"i": i}, "received_at": 1795423048000 + ms}))
+PY
+  sub_start "$T/o" 4 '%U %p'
+  run -0 replay "$REC"
+  bg_wait SUB 20
+  cat "$SUB_OUT"
+  run -0 "$DTBUS_PYTHON" - "$SUB_OUT" <<'PY'
+import json, sys
+rows = [l.split(" ", 1) for l in open(sys.argv[1]) if l.strip()]
+t = {json.loads(p)["i"]: float(u) for u, p in rows}
+offsets = [round((t[i] - t[0]) * 1000) for i in range(4)]
+print(offsets)
+assert [json.loads(p)["i"] for u, p in rows] == [0, 1, 2, 3], "order kept"
+assert 500 <= offsets[1] <= 750 and 500 <= offsets[2] <= 800, offsets
+assert 800 <= offsets[3] <= 1100, offsets  # 1350 if the backward jump added delay
+PY
+  echo "$output" >&3
+  run -0 dry_estimate "$REC"
+  assert_output "0.9"
+}
+
+@test "--time-field: DataKnobs events without received_at are timed by their payload timestamp" {
+  local dk="$DTBUS_SOURCE_DIR/tests/fixtures/dataknobs_events.py"
+  # Four events 300 ms apart, naive and +00:00 isoformat() timestamps mixed, no received_at.
+  "$DTBUS_PYTHON" "$dk" 4 300 1795423048 "$T/registry:bots" mixed > "$REC"
+  grep -q '"timestamp": "2026-11-23T08:37:28"' "$REC"          # naive, no fraction
+  grep -q '"timestamp": "2026-11-23T08:37:28.300000+00:00"' "$REC" # aware, microseconds
+  run -2 replay "$REC" # no time of its own: gaps cannot be kept
+  assert_output --partial "rec.jsonl:1: no time"
+  run -0 --separate-stderr replay --dry-run -o json --time-field timestamp "$REC"
+  [[ $output == *'"first":"2026-11-23T08:37:28.000Z","last":"2026-11-23T08:37:28.900Z","span_s":0.9'* ]] ||
+    fail "$output"
+  # The window applies to the payload time too (half-open).
+  run -0 --separate-stderr replay --dry-run -o json --time-field timestamp \
+    --since 2026-11-23T08:37:28.300Z --until 2026-11-23T08:37:28.900Z "$REC"
+  [[ $output == *'"matched":2,'* ]] || fail "$output"
+  sub_start "$T/registry:bots" 4 '%U %p'
+  run -0 replay --time-field timestamp "$REC"
+  bg_wait SUB 20
+  run -0 "$DTBUS_PYTHON" - "$SUB_OUT" <<'PY'
+import json, sys
+rows = [l.split(" ", 1) for l in open(sys.argv[1]) if l.strip()]
+assert [json.loads(p)["payload"]["bot_id"] for u, p in rows] == ["bot-%d" % i for i in range(4)]
+span = round((float(rows[-1][0]) - float(rows[0][0])) * 1000)
+print(span)
+assert 765 <= span <= 1100, span  # 900 ms
+PY
+  echo "--time-field timestamp: $output ms" >&3
+  # received_at wins where a record has it; a payload field that is not a time names the line.
+  printf '%s\n' '{"topic":"x","payload":{"timestamp":"soon"},"received_at":"2026-11-23T08:37:28Z"}' \
+    '{"topic":"x","payload":{"timestamp":"soon"}}' > bad.jsonl
+  run -2 replay --dry-run --time-field timestamp bad.jsonl
+  assert_output --partial 'bad.jsonl:2: payload field "timestamp" (--time-field) is not a time: "soon"'
+  run -2 replay --dry-run --time-field 'meta..at' bad.jsonl
+  assert_output --partial "--time-field 'meta..at': expected a dotted path"
 }

@@ -250,3 +250,25 @@ False ['payload is not JSON']"
   run cat "$PIPE_ERR"
   assert_output ""
 }
+
+@test "a filter with * ? [ is warned about (taken literally by MQTT); --match GLOB filters topics" {
+  # DataKnobs topics and fnmatch patterns (seed 004): registry:bots, registry:bots:config, ...
+  run -6 --separate-stderr dtbus sub -t 'registry:*' -W 0.3
+  assert_equal "${stderr_lines[0]}" "dtbus sub: warning: topic filter 'registry:*': '*', '?' and '[' are not MQTT wildcards (those are + and #), so it matches only a topic spelled exactly so; for a glob, subscribe wider and filter with --match (e.g. -t '#' --match 'registry:*')"
+  WAIT_FILTER="$T/#" sub_bg S "$T/#" --match "$T/registry:*" --match "$T/knowledge:[a-m]?-domain" \
+    -F '{topic} {payload}' -C 5 -W 10
+  for topic in registry:bots other:x registry:bots:config registry:a/b knowledge:my-domain \
+    knowledge:zz-domain registry/x/y; do
+    mpub -t "$T/$topic" -q 1 -m "$topic"
+  done
+  mpub -t "$T/registry:last" -m last
+  run -0 bg_wait S 10
+  run cat "$S_OUT"
+  assert_output "$T/registry:bots registry:bots
+$T/registry:bots:config registry:bots:config
+$T/registry:a/b registry:a/b
+$T/knowledge:my-domain knowledge:my-domain
+$T/registry:last last"
+  run cat "$S_ERR"
+  assert_output ""
+}

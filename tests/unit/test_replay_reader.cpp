@@ -149,3 +149,50 @@ TEST(ReplayRecord, PropertiesAreKept) {
   ASSERT_EQ(record.properties.user.size(), 1u);
   EXPECT_EQ(record.properties.user[0].value, "v");
 }
+
+TEST(ReplayRecord, TimeFieldReadsThePayloadWhenThereIsNoReceivedAt) {
+  const std::vector<std::string> timestamp{"timestamp"};
+  // A DataKnobs event as payload: datetime.isoformat(), naive (UTC) or with an offset.
+  auto naive = parse_record(
+      R"({"topic":"registry:bots","payload":{"type":"updated","timestamp":"1970-01-01T00:00:02.250000"}})",
+      true, timestamp);
+  EXPECT_EQ(naive.time_ns, 2'250'000'000);
+  auto aware = parse_record(
+      R"({"topic":"t","payload":{"timestamp":"1970-01-01T01:00:03+01:00"},"created_at":9})", true,
+      timestamp);
+  EXPECT_EQ(aware.time_ns, 3'000'000'000);  // before created_at
+  // received_at wins; a nested path; a payload recorded as text that holds JSON.
+  EXPECT_EQ(
+      parse_record(R"({"topic":"t","payload":{"timestamp":5},"received_at":7})", true, timestamp)
+          .time_ns,
+      7'000'000'000);
+  EXPECT_EQ(
+      parse_record(R"({"topic":"t","payload":{"meta":{"at":4}}})", true, {"meta", "at"}).time_ns,
+      4'000'000'000);
+  EXPECT_EQ(
+      parse_record(R"({"topic":"t","payload":"{\"timestamp\": 6}","payload_encoding":"utf8"})",
+                   true, timestamp)
+          .time_ns,
+      6'000'000'000);
+  // Absent from the payload: the record's own fields still count.
+  EXPECT_EQ(parse_record(R"({"topic":"t","payload":{"x":1},"ts":8})", true, timestamp).time_ns,
+            8'000'000'000);
+}
+
+TEST(ReplayRecord, TimeFieldErrorsNameTheField) {
+  const std::vector<std::string> timestamp{"timestamp"};
+  try {
+    parse_record(R"({"topic":"t","payload":{"timestamp":"soon"}})", true, timestamp);
+    FAIL() << "no error";
+  } catch (const dtbus::replay::InvalidRecord& e) {
+    EXPECT_STREQ(e.what(), R"(payload field "timestamp" (--time-field) is not a time: "soon")");
+  }
+  try {
+    parse_record(R"({"topic":"t","payload":{"x":1}})", true, timestamp);
+    FAIL() << "no error";
+  } catch (const dtbus::replay::InvalidRecord& e) {
+    EXPECT_STREQ(e.what(),
+                 R"(no time: expected received_at, the payload field "timestamp" (--time-field), )"
+                 "created_at, timestamp or ts");
+  }
+}

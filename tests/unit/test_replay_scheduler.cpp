@@ -84,10 +84,87 @@ TEST(ReplayScheduler, LongReplayHasNoRoundingDrift) {
   EXPECT_EQ(last - first, std::chrono::nanoseconds(100'000 * kMs));
 }
 
-TEST(ReplayScheduler, OutOfOrderRecordsNeverWaitNegative) {
-  // 100 then 40: no wait (and no earlier due time), then the 40 -> 60 gap is kept.
-  auto offsets = due_offsets({}, {0, 100 * kMs, 40 * kMs, 60 * kMs});
-  EXPECT_EQ(offsets, (std::vector<double>{0, 100, 100, 120}));
+TEST(ReplayScheduler, AnEarlierRecordKeepsItsPlaceOnTheTimeline) {
+  // SPEC: record i is due at t0 + (ts_i - ts_0) / speed. 100 then 40 and 60: due in the past (sent
+  // at once, never a negative wait), and the record at 200 is due at 200, not delayed by the
+  // backward jump.
+  auto offsets = due_offsets({}, {0, 100 * kMs, 40 * kMs, 60 * kMs, 200 * kMs});
+  EXPECT_EQ(offsets, (std::vector<double>{0, 100, 40, 60, 200}));
+  TimingOptions options;
+  options.speed = 2;
+  offsets = due_offsets(options, {0, 100 * kMs, 40 * kMs, 200 * kMs});
+  EXPECT_EQ(offsets, (std::vector<double>{0, 50, 20, 100}));
+}
+
+TEST(ReplayScheduler, AnEarlierRecordIsSentAtOnce) {
+  FakeClock clock;
+  Scheduler scheduler({}, clock);
+  clock.sleep_until(scheduler.schedule(0));
+  clock.sleep_until(scheduler.schedule(100 * kMs));
+  TimePoint now = clock.now();
+  EXPECT_LE(scheduler.schedule(40 * kMs), now);          // due already: no wait
+  EXPECT_EQ(scheduler.schedule(150 * kMs), now + 50ms);  // the gap from the latest time
+}
+
+TEST(ReplayScheduler, AnEarlierRecordWithMaxGapStaysBehindTheLatest) {
+  TimingOptions options;
+  options.max_gap = 1;
+  // 0 -> 60 s is capped to 1 s; 59.5 s lies 0.5 s before the latest: 500 ms on the timeline.
+  auto offsets = due_offsets(options, {0, 60'000 * kMs, 59'500 * kMs, 60'200 * kMs});
+  EXPECT_EQ(offsets, (std::vector<double>{0, 1000, 500, 1200}));
+}
+
+// Huge values saturate (a wait of about 31.7 years at most) instead of overflowing into a zero
+// or negative wait.
+constexpr double kMaxWaitMs = 1e12;
+
+TEST(ReplayScheduler, HugeMaxGapIsNoCap) {
+  TimingOptions options;
+  options.max_gap = 1e300;
+  EXPECT_EQ(due_offsets(options, {0, 1000 * kMs, 3000 * kMs}),
+            (std::vector<double>{0, 1000, 3000}));
+  options.speed = 1e300;  // max_gap x speed overflows a double to inf
+  auto offsets = due_offsets(options, {0, 1000 * kMs});
+  EXPECT_GE(offsets[1], 0);
+  EXPECT_LT(offsets[1], 1);
+}
+
+TEST(ReplayScheduler, TinySpeedSaturatesTheWait) {
+  TimingOptions options;
+  options.speed = 1e-300;
+  auto offsets = due_offsets(options, {0, 1 * kMs, 2 * kMs});
+  EXPECT_EQ(offsets, (std::vector<double>{0, kMaxWaitMs, kMaxWaitMs}));
+}
+
+TEST(ReplayScheduler, TinyRateSaturatesTheSpacing) {
+  TimingOptions options;
+  options.speed = 0;
+  options.rate = 1e-300;
+  auto offsets = due_offsets(options, {0, 0});
+  EXPECT_EQ(offsets, (std::vector<double>{0, kMaxWaitMs}));
+  // Many such steps stop at the clock's end, never wrapping around to the past.
+  FakeClock clock;
+  Scheduler scheduler(options, clock);
+  TimePoint previous = scheduler.schedule(std::nullopt);
+  for (int i = 0; i < 20; ++i) {
+    TimePoint due = scheduler.schedule(std::nullopt);
+    EXPECT_GE(due, previous);
+    previous = due;
+  }
+}
+
+TEST(ReplayScheduler, HugeRateIsNoCap) {
+  TimingOptions options;
+  options.speed = 0;
+  options.rate = 1e300;
+  EXPECT_EQ(due_offsets(options, {0, 0, 0}), (std::vector<double>{0, 0, 0}));
+}
+
+TEST(ReplayScheduler, TimesFurtherApartThanInt64HoldsSaturate) {
+  auto offsets = due_offsets({}, {-9'000'000'000'000'000'000, 9'000'000'000'000'000'000});
+  EXPECT_EQ(offsets, (std::vector<double>{0, kMaxWaitMs}));
+  offsets = due_offsets({}, {9'000'000'000'000'000'000, -9'000'000'000'000'000'000});
+  EXPECT_EQ(offsets, (std::vector<double>{0, -kMaxWaitMs}));  // in the past: sent at once
 }
 
 TEST(ReplayScheduler, RecordsWithoutTimeAreDueImmediately) {

@@ -37,7 +37,27 @@ struct Plan {
   TopicMap topic_map;
   bool time_required = false;
   bool skip_invalid = false;
+  std::vector<std::string> time_field;  // --time-field, split at dots
 };
+
+// `timestamp`, `meta.created` -> path segments; Error(usage) for an empty segment.
+std::vector<std::string> time_field_path(const std::string& spec) {
+  std::vector<std::string> path;
+  if (spec.empty()) return path;
+  size_t start = 0;
+  while (true) {
+    size_t dot = spec.find('.', start);
+    std::string segment = spec.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (segment.empty()) {
+      throw Error(ExitCode::usage, "--time-field '" + spec +
+                                       "': expected a dotted path into the payload, e.g. "
+                                       "timestamp or meta.created_at");
+    }
+    path.push_back(std::move(segment));
+    if (dot == std::string::npos) return path;
+    start = dot + 1;
+  }
+}
 
 Plan make_plan(const Options& options, const Reader& reader) {
   const auto& timing = options.timing;
@@ -84,6 +104,7 @@ Plan make_plan(const Options& options, const Reader& reader) {
   for (const auto& mapping : options.topic_maps) plan.topic_map.add(mapping);
   plan.time_required = timing.speed > 0 || plan.selection.has_window();
   plan.skip_invalid = options.on_invalid == "skip";
+  plan.time_field = time_field_path(options.time_field);
   return plan;
 }
 
@@ -115,7 +136,7 @@ void for_each_selected(Reader& reader, const Options& options, const Plan& plan,
       ++counts.read;
       Selected selected;
       try {
-        selected.record = parse_record(line.text, plan.time_required);
+        selected.record = parse_record(line.text, plan.time_required, plan.time_field);
         if (!plan.selection.matches(selected.record)) continue;
         selected.topic = plan.topic_map.apply(selected.record.topic);
       } catch (const InvalidRecord& e) {

@@ -28,7 +28,8 @@ struct Options {
   std::optional<bool> progress;     // nullopt = on a TTY
   std::string on_invalid = "fail";  // fail | skip
   std::string failed_out;
-  double timeout = 60.0;  // seconds without acknowledgement progress
+  double timeout = 60.0;   // seconds without acknowledgement progress
+  std::string time_field;  // --time-field PATH: dotted path into the payload; "" = none
 };
 
 // Runs the replay; returns the exit status (0, or 130 when interrupted) or throws Error.

@@ -1,10 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -28,9 +37,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
-// Messages waiting for the output thread; the network thread blocks beyond this (TCP then
-// pushes back on the broker) so memory stays bounded when stdout is slow.
-constexpr size_t kMaxQueued = 8192;
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 // Output is written when the inbox runs dry, or once this much is pending (a steady stream).
 constexpr size_t kMaxBuffered = 64 * 1024;
@@ -42,20 +48,46 @@ struct Item {
   SystemClock::time_point received;
 };
 
-// Hand-off from the network thread to the thread that formats and writes.
+// What a queued message costs in memory, roughly: its bytes and the bookkeeping around them.
+uint64_t queued_bytes(const dtbus::ReceivedMessage& m) {
+  uint64_t bytes = sizeof(Item) + m.topic.size() + m.payload.size();
+  for (const auto& [key, value] : m.properties.user) bytes += key.size() + value.size();
+  return bytes;
+}
+
+// Hand-off from the network thread to the thread that formats and writes. Memory is bounded by
+// bytes: a message taken stays counted until the output thread release()s it (written), and
+// beyond the cap the network thread waits, so nothing more is read from the socket (TCP pushes
+// back on the broker, which holds the rest; QoS>=1 messages are not acknowledged meanwhile).
 class Inbox {
  public:
-  // Network thread; blocks while the inbox is full, if limited. After close() messages are
-  // dropped (we are leaving; a durable session keeps what the broker has not sent yet).
+  explicit Inbox(uint64_t max_bytes) : max_bytes_(max_bytes) {}
+  // Network thread; blocks while the inbox is full, if limited (a message larger than the cap
+  // waits for an empty inbox). After close() messages are dropped (we are leaving; a durable
+  // session keeps what the broker has not sent yet).
   void push(dtbus::ReceivedMessage& message) {
     std::unique_lock lock(mutex_);
     if (frozen_) {
       hold(lock);
       return;
     }
-    space_.wait(lock, [&] { return items_.size() < kMaxQueued || closed_ || !limited_; });
+    uint64_t size = queued_bytes(message);
+    auto room = [&] {
+      return bytes_ == 0 || bytes_ + size <= max_bytes_ || closed_ || !limited_ || frozen_;
+    };
+    if (!room()) {
+      ++stalls_;
+      stalled_ = true;
+      space_.wait(lock, room);
+      stalled_ = false;
+    }
+    if (frozen_) {
+      hold(lock);
+      return;
+    }
     if (closed_) return;
     items_.push_back({std::move(message), SystemClock::now()});
+    bytes_ += size;
     if (items_.size() == 1) arrived_.notify_one();
   }
   // Network thread, instead of push(): keeps the thread here for good (until close(), on an error
@@ -65,22 +97,41 @@ class Inbox {
     std::unique_lock lock(mutex_);
     hold(lock);
   }
-  // From now on every message is held, none acknowledged.
-  void freeze() {
+  // From now on every message is held, none acknowledged (a push() waiting for space too).
+  // Returns how many messages are queued, none of them taken.
+  size_t freeze() {
     std::lock_guard lock(mutex_);
     frozen_ = true;
+    space_.notify_all();
+    return items_.size();
   }
   bool held() {
     std::lock_guard lock(mutex_);
     return held_;
   }
-  // Takes everything queued, waiting until `deadline` when empty (and nothing is held).
+  // For stalled_since(): how many times push() has waited for space so far.
+  uint64_t stall_mark() {
+    std::lock_guard lock(mutex_);
+    return stalls_;
+  }
+  // Whether the network thread waits for space now, or has waited since `mark`.
+  bool stalled_since(uint64_t mark) {
+    std::lock_guard lock(mutex_);
+    return stalled_ || stalls_ != mark;
+  }
+  // Takes everything queued into the empty `into`, waiting until `deadline` when nothing is
+  // queued (and nothing is held). Their bytes stay counted until release().
   void take(std::vector<Item>& into, Clock::time_point deadline) {
     std::unique_lock lock(mutex_);
     if (items_.empty()) {
       arrived_.wait_until(lock, deadline, [&] { return !items_.empty() || held_; });
     }
     into.swap(items_);
+  }
+  // Output thread: messages of this many bytes (queued_bytes()) are written and freed.
+  void release(uint64_t bytes) {
+    std::lock_guard lock(mutex_);
+    bytes_ -= std::min(bytes, bytes_);
     space_.notify_all();
   }
   bool empty() {
@@ -111,10 +162,73 @@ class Inbox {
   std::condition_variable arrived_;
   std::condition_variable space_;
   std::vector<Item> items_;
+  const uint64_t max_bytes_;
+  uint64_t bytes_ = 0;  // queued and taken, not yet released
+  uint64_t stalls_ = 0;
+  bool stalled_ = false;
   bool closed_ = false;
   bool limited_ = false;
   bool frozen_ = false;
   bool held_ = false;
+};
+
+// connection.subscribe() on its own thread, so that the output loop runs (and the inbox stays
+// bounded) while a durable session's backlog, which flows from connect() on, comes ahead of the
+// SUBACK. Joined on destruction, after the connection stopped or the SUBACK came.
+class Subscriber {
+ public:
+  // A SUBACK that did not come in time while the inbox was full (the network thread waiting for
+  // stdout, not reading the socket) is waited for again, by subscribing again: the broker
+  // replaces the subscription (and sends the retained messages once more).
+  Subscriber(mqtt::Connection& connection, std::vector<mqtt::Subscription> subscriptions,
+             Inbox& inbox)
+      : thread_([this, &connection, subscriptions = std::move(subscriptions), &inbox] {
+          while (true) {
+            uint64_t mark = inbox.stall_mark();
+            try {
+              connection.subscribe(subscriptions);
+              return;
+            } catch (const Error& e) {
+              if (e.code() == ExitCode::connect && inbox.stalled_since(mark) && !leaving_) {
+                spdlog::debug(
+                    "SUBACK delayed behind messages waiting for stdout: subscribing again");
+                continue;
+              }
+              std::lock_guard lock(mutex_);
+              error_ = std::current_exception();
+              return;
+            } catch (...) {
+              std::lock_guard lock(mutex_);
+              error_ = std::current_exception();
+              return;
+            }
+          }
+        }) {}
+  ~Subscriber() {
+    leaving_ = true;
+    join();
+  }
+  // Before the connection stops: a SUBACK that then never comes is not waited for again.
+  void leave() { leaving_ = true; }
+  Subscriber(const Subscriber&) = delete;
+  Subscriber& operator=(const Subscriber&) = delete;
+  bool failed() {
+    std::lock_guard lock(mutex_);
+    return error_ != nullptr;
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  [[noreturn]] void rethrow() {
+    join();
+    std::rethrow_exception(error_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr error_;
+  std::atomic<bool> leaving_ = false;
+  std::thread thread_;  // last: starts once the members above exist
 };
 
 Format pick_format(const Options& o, const std::string& output) {
@@ -129,7 +243,10 @@ Format pick_format(const Options& o, const std::string& output) {
 class Command {
  public:
   Command(const GlobalOptions& globals, const Options& options, const std::string& output)
-      : globals_(globals), o_(options), format_(pick_format(options, output)) {}
+      : globals_(globals),
+        o_(options),
+        format_(pick_format(options, output)),
+        inbox_(options.max_queue) {}
 
   int run() {
     prepare();
@@ -143,6 +260,7 @@ class Command {
       }
     };
     mqtt::Connection connection(target_.connection, std::move(handlers));
+    std::optional<Subscriber> subscriber;  // joined after close_inbox released the network thread
     // Destroyed before the connection: releases a network thread waiting for inbox space.
     struct CloseInbox {
       Inbox& inbox;
@@ -158,16 +276,14 @@ class Command {
       subscriptions.push_back(s);
     }
     if (exact_end()) run_to_exact_end(connection, subscriptions);
-    try {
-      connection.subscribe(subscriptions);
-    } catch (const Error&) {
-      stop(connection, true);
-      throw;
-    }
     inbox_.limit(true);
     started_ = Clock::now();
-    std::string stop_reason = loop();
-    stop(connection, stop_reason == "signal" || stop_reason == "wait");
+    subscriber.emplace(connection, std::move(subscriptions), inbox_);
+    std::string stop_reason = loop(&*subscriber);
+    subscriber->leave();
+    stop(connection,
+         stop_reason == "signal" || stop_reason == "wait" || stop_reason == "subscribe");
+    if (stop_reason == "subscribe") subscriber->rethrow();
     if (record_ != nullptr) std::fclose(record_);
     print_stats();
     return finish_status(stop_reason);
@@ -175,6 +291,13 @@ class Command {
 
  private:
   void prepare() {
+    // Checked first: a closed descriptor 1 would be reused by the next open() (the broker
+    // socket), and messages acknowledged only to be thrown away.
+    if (::fcntl(STDOUT_FILENO, F_GETFD) < 0 && errno == EBADF) {
+      throw Error(ExitCode::runtime,
+                  "cannot write to stdout: " + std::string(std::strerror(EBADF)) +
+                      "; nothing was received");
+    }
     if (o_.filters.empty())
       throw Error(ExitCode::usage, "no topic filter: give -t FILTER or FILTER arguments");
     if (o_.no_retained && o_.retained_only) {
@@ -185,6 +308,17 @@ class Command {
     if (o_.count && *o_.count == 0) throw Error(ExitCode::usage, "-C must be at least 1");
     if (o_.wait_s && *o_.wait_s <= 0)
       throw Error(ExitCode::usage, "-W must be a positive number of seconds");
+    if (o_.max_queue == 0) throw Error(ExitCode::usage, "--max-queue must be at least 1 byte");
+    for (const auto& filter : o_.filters) {
+      // DataKnobs-style patterns (`registry:*`) are fnmatch globs; MQTT takes them literally.
+      if (filter.find_first_of("*?[") != std::string::npos) {
+        spdlog::warn(
+            "topic filter '{}': '*', '?' and '[' are not MQTT wildcards (those are + and #), so it "
+            "matches only a topic spelled exactly so; for a glob, subscribe wider and filter with "
+            "--match (e.g. -t '#' --match '{}')",
+            filter, filter);
+      }
+    }
     if (!o_.validate.empty()) {
       validate_ = envelope::parse_kind(o_.validate);
       if (validate_ == envelope::Kind::none)
@@ -224,9 +358,6 @@ class Command {
     tty_ = util::is_tty(stdout);
     style_.color = format_ == Format::text && globals_.color_stdout();
     style_.pretty = o_.pretty;
-    // Full buffering to a pipe/file: flushed when the inbox runs dry or kMaxBuffered is pending
-    // (and per message on a TTY).
-    if (!tty_) std::setvbuf(stdout, nullptr, _IOFBF, 1 << 16);
   }
 
   // A durable session ended by -C or --retained-only: what comes after the end must stay with the
@@ -245,9 +376,20 @@ class Command {
     return false;
   }
 
-  // --no-retained and --where: whether handle() prints `m` (payload: parsed when --where is set).
+  // --match: the topic (as received, with the broker's topic_prefix) matches a glob. Python's
+  // fnmatch semantics, as DataKnobs patterns mean them: `*` also spans '/', no backslash escape.
+  bool topic_matches(const std::string& topic) const {
+    if (o_.match.empty()) return true;
+    return std::any_of(o_.match.begin(), o_.match.end(), [&](const std::string& glob) {
+      return fnmatch(glob.c_str(), topic.c_str(), FNM_NOESCAPE) == 0;
+    });
+  }
+
+  // --no-retained, --match and --where: whether handle() prints `m` (payload: parsed when --where
+  // is set).
   bool selected(const dtbus::ReceivedMessage& m, const record::Json& payload) const {
     if (o_.no_retained && m.retain) return false;
+    if (!topic_matches(m.topic)) return false;
     return conditions_.empty() ||
            (!payload.is_discarded() && where::matches_all(conditions_, payload));
   }
@@ -302,11 +444,16 @@ class Command {
   // disconnect()), so that nothing acknowledged is left unprinted.
   void print_queued() {
     std::vector<Item> batch;
-    inbox_.take(batch, Clock::now());
+    take(batch, Clock::now());
     for (Item& item : batch) {
       if (!handle(item)) break;
     }
     flush();
+  }
+
+  void take(std::vector<Item>& batch, Clock::time_point deadline) {
+    inbox_.take(batch, deadline);
+    taken_ += batch.size();
   }
 
   // Ends the process without a DISCONNECT and without joining the network thread, which may hold
@@ -327,8 +474,9 @@ class Command {
     }
   }
 
-  // Returns why it stopped: "count", "wait", "signal", "retained", "reader" (stdout closed).
-  std::string loop() {
+  // Returns why it stopped: "count", "wait", "signal", "retained", "reader" (stdout closed),
+  // "subscribe" (`subscriber` failed).
+  std::string loop(Subscriber* subscriber = nullptr) {
     std::vector<Item> batch;
     std::optional<Clock::time_point> deadline;
     if (o_.wait_s) {
@@ -337,12 +485,15 @@ class Command {
     }
     while (true) {
       if (interrupt::interrupted()) return "signal";
+      if (subscriber != nullptr && subscriber->failed()) return "subscribe";
       auto now = Clock::now();
       if (deadline && now >= *deadline) return "wait";
       auto until = now + kPollInterval;
       if (deadline && *deadline < until) until = *deadline;
-      inbox_.take(batch, until);
+      take(batch, until);
+      uint64_t batch_bytes = 0;
       for (Item& item : batch) {
+        batch_bytes += queued_bytes(item.message);
         if (!handle(item)) {
           flush();
           return stop_reason_;
@@ -351,6 +502,7 @@ class Command {
       }
       batch.clear();
       if (!out_.empty() && inbox_.empty()) flush();
+      inbox_.release(batch_bytes);  // freed; at most kMaxBuffered of it waits in out_
       if (o_.retained_only && inbox_.held() && inbox_.empty()) {
         stop_reason_ = "retained";  // the first live message, held by the network thread
         return stop_reason_;
@@ -360,9 +512,43 @@ class Command {
     }
   }
 
+  // Writes out_ to stdout. A closed pipe (EPIPE: `| head -1`) ends the process quietly with 0;
+  // any other error (ENOSPC, EIO, EBADF) ends it with 1 naming what was not written.
   void flush() {
-    util::write_stdout(out_, true);
+    size_t written = 0;
+    while (written < out_.size()) {
+      ssize_t n = ::write(STDOUT_FILENO, out_.data() + written, out_.size() - written);
+      if (n > 0) {
+        written += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd out{STDOUT_FILENO, POLLOUT, 0};  // a non-blocking stdout inherited
+        ::poll(&out, 1, -1);
+      } else {
+        int error = n < 0 ? errno : EIO;
+        if (error == EPIPE) util::leave_now(0);
+        write_failed(error, written);
+      }
+    }
     out_.clear();
+    message_ends_.clear();
+  }
+
+  // Leaves with exit 1 after a write error. What arrives from now on is held by the network
+  // thread, never acknowledged, so a durable session keeps it; what was received before (in out_
+  // past `written`, the batch and the inbox) is acknowledged already and counted as not written.
+  [[noreturn]] void write_failed(int error, size_t written) {
+    uint64_t lost = inbox_.freeze() + (taken_ - handled_);
+    for (size_t end : message_ends_) lost += end > written;
+    std::string text = "cannot write to stdout: " + std::string(std::strerror(error)) + "; " +
+                       std::to_string(lost) + " received message(s) were not written";
+    if (durable_) text += "; the session keeps the messages that came after them";
+    print_error("sub", text);
+    out_.clear();
+    if (record_ != nullptr) std::fclose(record_);
+    print_stats();
+    util::leave_now(static_cast<int>(ExitCode::runtime));
   }
 
   // libmosquitto acknowledges a message as it arrives, so what reached the inbox is ours: stop
@@ -376,6 +562,7 @@ class Command {
 
   // False when the command is done (count reached, or end of retained messages).
   bool handle(Item& item) {
+    ++handled_;
     const dtbus::ReceivedMessage& m = item.message;
     if (o_.retained_only && !m.retain) {
       stop_reason_ = "retained";
@@ -409,6 +596,7 @@ class Command {
         append_text_line(out_, m, item.received, style_, verdict(errors));
         break;
     }
+    message_ends_.push_back(out_.size());
     if (record_ != nullptr) write_record(m, item.received);
     received_++;
     bytes_ += m.payload.size();
@@ -503,6 +691,9 @@ class Command {
   uint64_t passed_on_ = 0;  // network thread: messages passed to the inbox that -C counts
   Inbox inbox_;
   std::string out_;
+  std::vector<size_t> message_ends_;  // where each message in out_ ends
+  uint64_t taken_ = 0;                // messages taken from the inbox
+  uint64_t handled_ = 0;              // ... and handled (printed or filtered out)
   std::string line_;
   std::string stop_reason_;
   Clock::time_point started_ = Clock::now();

@@ -14,6 +14,10 @@ DTBUS_PUBLIC_BEGIN
 
 namespace dtbus::commands::sub {
 
+// Default cap on the bytes of received messages waiting to be written: beyond it sub stops
+// reading the socket, the broker holds the rest.
+inline constexpr uint64_t kDefaultMaxQueue = 64ull << 20;
+
 struct Options {
   std::vector<std::string> filters;            // -t and positional
   std::optional<int> qos;                      // default 0, 1 with --session
@@ -29,6 +33,8 @@ struct Options {
   std::string session;   // --session NAME
   std::string record_file;
   bool stats = false;
+  std::vector<std::string> match;  // --match GLOB: client-side fnmatch on topics (any may match)
+  uint64_t max_queue = kDefaultMaxQueue;  // --max-queue: bytes waiting for stdout, at most
 };
 
 // Session expiry of a durable --session on MQTT 5.
