@@ -4,6 +4,7 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -22,6 +23,7 @@
 #include "dtbus/mqtt/reason.hpp"
 #include "dtbus/mqtt/settings.hpp"
 #include "dtbus/mqtt/tls.hpp"
+#include "dtbus/util/interrupt.hpp"
 
 namespace dtbus::mqtt {
 namespace {
@@ -580,7 +582,17 @@ void Connection::connect() {
   std::unique_lock lock(impl.mutex);
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(s.connect_timeout));
-  bool done = impl.changed.wait_until(lock, deadline, [&] { return impl.first_attempt_done; });
+  // Waits in short steps: SIGINT/SIGTERM (when the command handles them) ends the wait at once.
+  bool done = false;
+  while (!done && Clock::now() < deadline && !interrupt::interrupted()) {
+    auto step = std::min(deadline, Clock::now() + std::chrono::milliseconds(100));
+    done = impl.changed.wait_until(lock, step, [&] { return impl.first_attempt_done; });
+  }
+  if (!done && interrupt::interrupted()) {
+    impl.stopping = true;
+    impl.abandoned_thread = true;
+    throw Error(ExitCode::interrupted, "interrupted while connecting to " + s.describe());
+  }
   if (!done) {
     impl.stopping = true;
     impl.abandoned_thread = true;

@@ -79,3 +79,35 @@ refute_control_bytes() {
   assert_output --partial "no token provider named 'kc\\x0d\\x1b[1A'"
   refute_control_bytes
 }
+
+# tcp_connected PORT — an established client connection to 127.0.0.1:PORT exists.
+tcp_connected() {
+  local hex
+  printf -v hex '%04X' "$1"
+  awk -v port=":$hex" '$3 ~ port "$" && $4 == "01" { found = 1 } END { exit !found }' /proc/net/tcp
+}
+
+@test "SIGTERM while connecting to a broker that does not answer ends at once (pub 130, sub not 4 after the timeout)" {
+  broker_start frozen
+  broker_pause frozen
+  local cmd
+  for cmd in pub sub; do
+    if [[ $cmd == pub ]]; then
+      bg_start C dtbus pub -H 127.0.0.1 -p "$BROKER_FROZEN_PORT" -q 1 -t open/x -m x --connect-timeout 30
+    else
+      bg_start C dtbus sub -H 127.0.0.1 -p "$BROKER_FROZEN_PORT" -t open/x --connect-timeout 30
+    fi
+    # ready: its TCP connection is up (the kernel accepts it for the frozen broker), CONNACK pending
+    wait_until 10 tcp_connected "$BROKER_FROZEN_PORT"
+    kill -TERM "$C"
+    run bg_wait C 3
+    if [[ $cmd == pub ]]; then
+      assert_equal "$status" 130
+      run -0 cat "$C_ERR"
+      assert_output --partial "dtbus pub: error: interrupted while connecting to 127.0.0.1:$BROKER_FROZEN_PORT"
+    else
+      [[ $status -ne 4 && $status -ne 124 ]]
+    fi
+  done
+  broker_resume frozen
+}
