@@ -16,6 +16,7 @@
 #include "dtbus/auth/libcurl.hpp"
 #include "dtbus/auth/token.hpp"
 #include "dtbus/core/error.hpp"
+#include "dtbus/util/interrupt.hpp"
 #include "dtbus/version.hpp"
 
 namespace dtbus::token {
@@ -60,6 +61,7 @@ using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
 struct HttpResponse {
   long status = 0;
   std::string body;
+  bool too_large = false;  // the body was cut off at kMaxResponseBytes
 };
 
 // Replaces any occurrence of the client secret (a server may echo what it got) with ***.
@@ -101,8 +103,13 @@ class Request {
     set(curl, CURLOPT_MAXREDIRS, 5L);
     set(curl, CURLOPT_USERAGENT, (std::string("dtbus/") + dtbus::version).c_str());
     if (!provider_.ca_certs.empty()) set(curl, CURLOPT_CAINFO, provider_.ca_certs.c_str());
+    // A declared Content-Length over the limit fails before the body is read.
+    set(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxResponseBytes));
     set(curl, CURLOPT_WRITEFUNCTION, &Request::collect);
-    set(curl, CURLOPT_WRITEDATA, &response.body);
+    set(curl, CURLOPT_WRITEDATA, &response);
+    // SIGINT/SIGTERM (when the command handles them) ends a slow request within a second.
+    set(curl, CURLOPT_NOPROGRESS, 0L);
+    set(curl, CURLOPT_XFERINFOFUNCTION, &Request::progress);
     if (headers) set(curl, CURLOPT_HTTPHEADER, headers.get());
     if (form) {
       set(curl, CURLOPT_POSTFIELDS, form->c_str());
@@ -110,7 +117,7 @@ class Request {
     }
     spdlog::debug("{}: {} request", where(), form ? "POST" : "GET");
     CURLcode rc = api.easy_perform(curl.get());
-    if (rc != CURLE_OK) throw transfer_error(rc, error_buffer, response.body.size());
+    if (rc != CURLE_OK) throw transfer_error(rc, error_buffer, response.too_large);
     CURLcode info = api.easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
     if (info != CURLE_OK) {
       throw Error(ExitCode::runtime, where() + ": no HTTP status: " + api.easy_strerror(info));
@@ -158,17 +165,27 @@ class Request {
   }
 
   static size_t collect(char* data, size_t size, size_t count, void* user) {
-    auto* body = static_cast<std::string*>(user);
+    auto* response = static_cast<HttpResponse*>(user);
     size_t bytes = size * count;
-    if (body->size() + bytes > kMaxResponseBytes) return 0;  // aborts with CURLE_WRITE_ERROR
-    body->append(data, bytes);
+    if (response->body.size() + bytes > kMaxResponseBytes) {
+      response->too_large = true;
+      return 0;  // aborts with CURLE_WRITE_ERROR
+    }
+    response->body.append(data, bytes);
     return bytes;
   }
 
-  Error transfer_error(CURLcode rc, const char* detail, size_t received) const {
-    if (rc == CURLE_WRITE_ERROR && received >= kMaxResponseBytes) {
-      return Error(ExitCode::runtime,
-                   where() + ": answer larger than 1 MiB; not a token endpoint?");
+  static int progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return interrupt::interrupted() ? 1 : 0;  // nonzero aborts with CURLE_ABORTED_BY_CALLBACK
+  }
+
+  Error transfer_error(CURLcode rc, const char* detail, bool too_large) const {
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+      return Error(ExitCode::interrupted, where() + ": interrupted while waiting for the answer");
+    }
+    if ((rc == CURLE_WRITE_ERROR && too_large) || rc == CURLE_FILESIZE_EXCEEDED) {
+      return Error(ExitCode::connect,
+                   where() + ": response too large (over 1 MiB); is this the token endpoint?");
     }
     std::string text = *detail != '\0' ? std::string(detail) : libcurl().easy_strerror(rc);
     if (rc == CURLE_OPERATION_TIMEDOUT) {

@@ -44,8 +44,9 @@ std::string redact_url(const std::string& url);
 // ---- the endpoint ------------------------------------------------------------
 // One client-credentials request (after discovery when token_url is empty). Throws
 // dtbus::Error: auth (5) for 4xx with the server's error/error_description, connect (4) for
-// 5xx, network and timeout, runtime (1) for a non-JSON or token-less answer, config (3) for an
-// incomplete provider. Messages name the provider and URL, never the secret.
+// 5xx, network, timeout and an answer over 1 MiB ("response too large"), runtime (1) for a non-JSON
+// or token-less answer, config (3) for an incomplete provider. Messages name the provider and URL,
+// never the secret.
 Token fetch(const config::TokenProviderSettings& provider);
 
 // ---- the cache ---------------------------------------------------------------

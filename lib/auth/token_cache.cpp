@@ -15,6 +15,7 @@
 
 #include "dtbus/auth/token.hpp"
 #include "dtbus/core/error.hpp"
+#include "dtbus/util/interrupt.hpp"
 
 namespace dtbus::token {
 namespace {
@@ -44,6 +45,51 @@ void make_private_dir(const fs::path& dir) {
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     throw Error(ExitCode::runtime, "cannot create " + dir.string() + ": " + std::strerror(errno));
   }
+}
+
+// A symbolic link where the cache keeps its directories or files points the tokens somewhere
+// else (another user's directory, a shared folder): never followed, removed with one warning.
+// True when `path` was one.
+bool remove_symlink(const fs::path& path, const char* what) {
+  struct stat info {};
+  if (lstat(path.c_str(), &info) != 0 || !S_ISLNK(info.st_mode)) return false;
+  std::error_code ignored;
+  fs::path target = fs::read_symlink(path, ignored);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    throw Error(ExitCode::runtime,
+                std::string("token cache ") + what + " " + path.string() +
+                    " is a symbolic link and cannot be removed: " + std::strerror(errno));
+  }
+  spdlog::warn("token cache {} {} was a symbolic link (to {}); replaced by a private {}", what,
+               path.string(), target.string(), what);
+  return true;
+}
+
+// The cache directory, 0700 and not a symbolic link. With `create` false a missing directory is
+// left missing; returns whether it exists.
+bool repair_dir(const fs::path& dir, bool create) {
+  bool replaced = remove_symlink(dir.parent_path(), "directory");
+  replaced = remove_symlink(dir, "directory") || replaced;
+  struct stat info {};
+  if (!create && !replaced && lstat(dir.c_str(), &info) != 0 && errno == ENOENT) return false;
+  if (create || replaced) {
+    std::error_code ignored;  // a failure shows up in the mkdir below
+    fs::create_directories(dir.parent_path().parent_path(), ignored);
+    make_private_dir(dir.parent_path());
+    make_private_dir(dir);
+  }
+  if (lstat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    throw Error(ExitCode::runtime, "token cache " + dir.string() + " is not a directory");
+  }
+  if ((info.st_mode & 07777) != 0700) {
+    // Someone (or an older tool) loosened it: the directory holds secrets.
+    if (chmod(dir.c_str(), 0700) != 0) {
+      throw Error(ExitCode::runtime,
+                  "cannot restrict " + dir.string() + " to 0700: " + std::strerror(errno));
+    }
+    spdlog::info("token cache {}: permissions restricted to 0700", dir.string());
+  }
+  return true;
 }
 
 bool write_all(int fd, const std::string& text) {
@@ -101,19 +147,13 @@ fs::path Cache::file_for(const config::TokenProviderSettings& provider) const {
   return dir_ / (cache_key(provider) + ".json");
 }
 
-void Cache::ensure_dir() const {
-  std::error_code ignored;  // a failure shows up in the mkdir below
-  fs::create_directories(dir_.parent_path().parent_path(), ignored);
-  make_private_dir(dir_.parent_path());
-  make_private_dir(dir_);
-  if (chmod(dir_.c_str(), 0700) != 0) {
-    throw Error(ExitCode::runtime,
-                "cannot restrict " + dir_.string() + " to 0700: " + std::strerror(errno));
-  }
-}
+void Cache::ensure_dir() const { repair_dir(dir_, true); }
 
 std::optional<Token> Cache::load(const config::TokenProviderSettings& provider) const {
+  // A reused token gets the same private directory as a fetched one.
+  if (!repair_dir(dir_, false)) return std::nullopt;
   fs::path file = file_for(provider);
+  if (remove_symlink(file, "file")) return std::nullopt;
   int fd = open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     if (errno != ENOENT) spdlog::warn("token cache {}: {}", file.string(), std::strerror(errno));
@@ -199,6 +239,12 @@ Cache::Lock::Lock(const fs::path& path) {
     return;
   }
   while (flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    if (interrupt::interrupted()) {
+      close(fd_);
+      throw Error(
+          ExitCode::interrupted,
+          "interrupted while waiting for another dtbus to fetch the token (" + path.string() + ")");
+    }
   }
 }
 
@@ -208,7 +254,9 @@ Cache::Lock::~Lock() {
 
 Cache::Lock Cache::lock(const config::TokenProviderSettings& provider) const {
   ensure_dir();
-  return Lock(dir_ / (cache_key(provider) + ".lock"));
+  fs::path path = dir_ / (cache_key(provider) + ".lock");
+  remove_symlink(path, "lock file");
+  return Lock(path);
 }
 
 }  // namespace dtbus::token

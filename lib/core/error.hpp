@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dtbus/util/export.hpp"
@@ -46,8 +47,15 @@ class Error : public std::runtime_error {
 };
 
 // The one error printer: `dtbus <command>: error: <message>` on stderr ("error" in red on a
-// terminal unless NO_COLOR), flushed at once.
+// terminal unless NO_COLOR), flushed at once. The message is passed through escape_controls():
+// topics, payload snippets, broker strings and file names come from outside and must not drive
+// the terminal or split the line.
 void print_error(const std::string& command, const std::string& message);
+
+// `text` with every byte that a terminal could act on written as `\xNN`: C0 controls (ESC, CR,
+// newline, tab...), DEL, the C1 controls U+0080..U+009F, and bytes that are not valid UTF-8.
+// Printable ASCII and valid UTF-8 pass unchanged.
+std::string escape_controls(std::string_view text);
 
 }  // namespace dtbus
 

@@ -22,6 +22,7 @@
 #include "dtbus/core/error.hpp"
 #include "dtbus/core/record.hpp"
 #include "dtbus/mqtt/connection.hpp"
+#include "dtbus/mqtt/reason.hpp"
 #include "dtbus/mqtt/settings.hpp"
 #include "dtbus/util/interrupt.hpp"
 #include "dtbus/util/json.hpp"
@@ -367,11 +368,7 @@ struct Publisher::Impl {
     release(static_cast<size_t>(index), ok);
   }
 
-  static std::string reason_text(int reason) {
-    char text[64];
-    std::snprintf(text, sizeof text, "reason code 0x%02x", reason);
-    return text;
-  }
+  static std::string reason_text(int reason) { return mqtt::reason_text(reason); }
 
   void release(size_t index, bool ok) {
     Slot& slot = slots[index];

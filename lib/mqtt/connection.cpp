@@ -4,6 +4,7 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -13,12 +14,16 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "dtbus/core/error.hpp"
 #include "dtbus/core/topic.hpp"
+#include "dtbus/mqtt/reason.hpp"
 #include "dtbus/mqtt/settings.hpp"
+#include "dtbus/mqtt/tls.hpp"
+#include "dtbus/util/interrupt.hpp"
 
 namespace dtbus::mqtt {
 namespace {
@@ -44,10 +49,6 @@ bool is_auth_reason(int reason, int protocol) {
   }
   return reason == MQTT_RC_BAD_USERNAME_OR_PASSWORD || reason == MQTT_RC_NOT_AUTHORIZED ||
          reason == MQTT_RC_BAD_AUTHENTICATION_METHOD || reason == MQTT_RC_BANNED;
-}
-
-std::string connack_text(int reason, int protocol) {
-  return protocol == 311 ? mosquitto_connack_string(reason) : mosquitto_reason_string(reason);
 }
 
 void read_properties(const mosquitto_property* props, MessageProperties& out) {
@@ -158,6 +159,8 @@ struct Connection::Impl {
   bool first_attempt_done = false;
   std::optional<Error> first_failure;
   std::string last_log_error;
+  // The reason code of a DISCONNECT the broker sent, for the "connection lost" message.
+  std::optional<int> broker_disconnect_reason;
   std::map<int, std::vector<int>> pending_subacks;  // mid -> granted qos, filled on SUBACK
   std::vector<Subscription> subscriptions;          // for re-subscribing after a lost session
   bool renew_requested = false;
@@ -171,6 +174,7 @@ struct Connection::Impl {
   std::chrono::microseconds latency{0};
   Clock::time_point connect_started;
   std::mt19937 random{std::random_device{}()};
+  std::unique_ptr<CertificateCheck> certificate_check;  // with TLS that verifies the server
 
   uint32_t session_expiry() const {
     if (settings.protocol != 5) return 0;
@@ -204,9 +208,12 @@ struct Connection::Impl {
                      "cannot resolve host '" + settings.host + "' (" + where + ")");
       case MOSQ_ERR_ERRNO:
         return Error(ExitCode::connect, "cannot connect to " + where + ": " + std::strerror(errno));
-      case MOSQ_ERR_TLS:
+      case MOSQ_ERR_TLS: {
+        std::string refused = certificate_check ? certificate_check->last_failure() : "";
+        std::string detail = !refused.empty() ? refused : last_log_error;
         return Error(ExitCode::connect, "TLS handshake with " + where + " failed" +
-                                            (last_log_error.empty() ? "" : ": " + last_log_error));
+                                            (detail.empty() ? "" : ": " + detail));
+      }
       default:
         return Error(ExitCode::connect,
                      "cannot connect to " + where + ": " + mosquitto_strerror(rc) +
@@ -287,9 +294,10 @@ struct Connection::Impl {
       }
       if (!planned) {  // (a planned renewal has its new credentials already)
         double delay = backoff_seconds(failed_attempts++);
+        std::string why = lost_reason(rc);
         spdlog::warn("connection to {} lost ({}); reconnecting in {:.1f} s", settings.describe(),
-                     mosquitto_strerror(rc), delay);
-        if (handlers.on_connection_lost) handlers.on_connection_lost(mosquitto_strerror(rc));
+                     why, delay);
+        if (handlers.on_connection_lost) handlers.on_connection_lost(why);
         if (!sleep_unless_stopping(delay)) return;
         if (!refresh_credentials()) return;
       }
@@ -299,6 +307,18 @@ struct Connection::Impl {
         spdlog::debug("reconnect to {} failed: {}", settings.describe(), mosquitto_strerror(rc));
       }
     }
+  }
+
+  // Why the link went down: the broker's DISCONNECT reason when it sent one, else the error.
+  std::string lost_reason(int rc) {
+    std::lock_guard lock(mutex);
+    std::optional<int> reason = std::exchange(broker_disconnect_reason, std::nullopt);
+    if (reason) return "the broker sent DISCONNECT: " + reason_text(*reason);
+    if (rc == MOSQ_ERR_TLS && certificate_check) {
+      std::string refused = certificate_check->last_failure();
+      if (!refused.empty()) return "TLS: " + refused;
+    }
+    return mosquitto_strerror(rc);
   }
 
   // True once disconnect() has waited kStopGraceSeconds for the DISCONNECT to be written.
@@ -362,7 +382,7 @@ struct Connection::Impl {
     bool session_present = (flags & 0x01) != 0;
     if (reason != 0) {
       int code = reason;
-      std::string text = connack_text(code, impl->settings.protocol);
+      std::string text = connack_reason_text(code, impl->settings.protocol);
       bool auth = is_auth_reason(code, impl->settings.protocol);
       std::string message =
           "broker " + impl->settings.describe() + " refused the connection: " + text;
@@ -392,6 +412,7 @@ struct Connection::Impl {
       impl->is_connected = true;
       impl->failed_attempts = 0;
       impl->first_attempt_done = true;
+      impl->broker_disconnect_reason.reset();
       if (reconnect && !session_present) resubscribe = impl->subscriptions;
     }
     if (reconnect) {
@@ -407,8 +428,13 @@ struct Connection::Impl {
     Impl* impl = self(obj);
     std::lock_guard lock(impl->mutex);
     impl->is_connected = false;
-    if (rc != 0)
+    // MQTT 5: the reason code of the broker's DISCONNECT; otherwise a MOSQ_ERR_* (all < 0x80).
+    if (rc >= 0x80 && impl->settings.protocol == 5) {
+      impl->broker_disconnect_reason = rc;
+      spdlog::debug("{} sent DISCONNECT: {}", impl->settings.describe(), reason_text(rc));
+    } else if (rc != 0) {
       spdlog::debug("disconnected from {}: {}", impl->settings.describe(), mosquitto_strerror(rc));
+    }
     impl->changed.notify_all();
   }
 
@@ -515,7 +541,18 @@ void Connection::connect() {
   mosquitto_subscribe_v5_callback_set(impl.mosq, &Impl::on_subscribe);
   mosquitto_log_callback_set(impl.mosq, &Impl::on_log);
 
-  if (s.tls.enabled) {
+  if (s.tls.enabled && !s.tls.insecure) {
+    // Our own SSL_CTX, so that a refused server certificate can be named (tls.hpp).
+    impl.certificate_check = std::make_unique<CertificateCheck>(s.host);
+    void* context = impl.certificate_check->make_context(s.tls.cafile, s.tls.capath, s.tls.certfile,
+                                                         s.tls.keyfile);
+    int rc = mosquitto_int_option(impl.mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_void_option(impl.mosq, MOSQ_OPT_SSL_CTX, context);
+    CertificateCheck::free_context(context);  // libmosquitto holds its own reference
+    if (rc != MOSQ_ERR_SUCCESS) {
+      throw Error(ExitCode::runtime, std::string("cannot set up TLS: ") + mosquitto_strerror(rc));
+    }
+  } else if (s.tls.enabled) {
     int rc = MOSQ_ERR_SUCCESS;
     if (s.tls.cafile.empty() && s.tls.capath.empty()) {
       rc = mosquitto_int_option(impl.mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
@@ -527,7 +564,7 @@ void Connection::connect() {
                              s.tls.certfile.empty() ? nullptr : s.tls.certfile.c_str(),
                              s.tls.keyfile.empty() ? nullptr : s.tls.keyfile.c_str(), nullptr);
     }
-    if (rc == MOSQ_ERR_SUCCESS && s.tls.insecure) {
+    if (rc == MOSQ_ERR_SUCCESS) {
       rc = mosquitto_tls_insecure_set(impl.mosq, true);
       if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(impl.mosq, 0, nullptr, nullptr);
     }
@@ -545,7 +582,17 @@ void Connection::connect() {
   std::unique_lock lock(impl.mutex);
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(s.connect_timeout));
-  bool done = impl.changed.wait_until(lock, deadline, [&] { return impl.first_attempt_done; });
+  // Waits in short steps: SIGINT/SIGTERM (when the command handles them) ends the wait at once.
+  bool done = false;
+  while (!done && Clock::now() < deadline && !interrupt::interrupted()) {
+    auto step = std::min(deadline, Clock::now() + std::chrono::milliseconds(100));
+    done = impl.changed.wait_until(lock, step, [&] { return impl.first_attempt_done; });
+  }
+  if (!done && interrupt::interrupted()) {
+    impl.stopping = true;
+    impl.abandoned_thread = true;
+    throw Error(ExitCode::interrupted, "interrupted while connecting to " + s.describe());
+  }
   if (!done) {
     impl.stopping = true;
     impl.abandoned_thread = true;
@@ -650,7 +697,7 @@ std::vector<int> Connection::subscribe(const std::vector<Subscription>& subscrip
     }
     if (result.front() >= 0x80) {
       throw Error(ExitCode::auth, "broker refused the subscription to '" + s.filter +
-                                      "': " + mosquitto_reason_string(result.front()));
+                                      "': " + reason_text(result.front()));
     }
     granted.push_back(result.front());
   }

@@ -43,8 +43,9 @@ class Connection : public Transport {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Blocks until CONNACK. Throws Error(connect) for DNS/refused/TLS/timeout and Error(auth)
-  // for a CONNACK that refuses the credentials.
+  // Blocks until CONNACK. Throws Error(connect) for DNS/refused/TLS/timeout, Error(auth)
+  // for a CONNACK that refuses the credentials, and Error(interrupted) at once when SIGINT or
+  // SIGTERM arrives meanwhile (in a command that called interrupt::install()).
   void connect() override;
   std::chrono::microseconds connect_latency() const;
   bool connected() const override;

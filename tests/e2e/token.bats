@@ -227,6 +227,88 @@ assert d["header"]["typ"] == "JWT" and d["claims"]["client_id"] == "dtbus", d' "
   [[ -z $(find "$CACHE" -name '.*' -type f) ]] # no temp file left behind
 }
 
+@test "token cache: a loosened directory is made 0700 again when the cached token is reused" {
+  token_server_start --client-secret "$SECRET"
+  write_token_config
+  first=$(dtbus token)
+  chmod 0755 "$CACHE"
+  chmod 0755 "$XDG_CACHE_HOME/dtbus"
+  run -0 --separate-stderr dtbus token
+  [[ $output == "$first" && -z $stderr ]] # reused quietly, no new fetch
+  run -0 token_server_stats token_requests
+  assert_output 1
+  [[ $(stat -c %a "$CACHE") == 700 ]]
+}
+
+@test "token cache: a symbolic link as cache file or directory is replaced, with one warning" {
+  token_server_start --client-secret "$SECRET"
+  write_token_config
+  first=$(dtbus token)
+  file=$(echo "$CACHE"/*.json)
+  # the cache file points elsewhere: not read, not written through, replaced by a private file
+  mkdir -p "$BATS_TEST_TMPDIR/elsewhere"
+  cp "$file" "$BATS_TEST_TMPDIR/elsewhere/planted.json"
+  audit_allow_tokens "$BATS_TEST_TMPDIR/elsewhere" # the test planted a token there itself
+  chmod 0644 "$BATS_TEST_TMPDIR/elsewhere/planted.json"
+  ln -sf "$BATS_TEST_TMPDIR/elsewhere/planted.json" "$file"
+  run -0 --separate-stderr dtbus token
+  [[ $output != "$first" ]] # a new token, not the one behind the link
+  [[ ${#stderr_lines[@]} -eq 1 ]]
+  [[ $stderr == "dtbus token: warning: token cache file $file was a symbolic link (to $BATS_TEST_TMPDIR/elsewhere/planted.json); replaced by a private file" ]]
+  [[ -f $file && ! -L $file && $(stat -c %a "$file") == 600 ]]
+  grep -qF "$first" "$BATS_TEST_TMPDIR/elsewhere/planted.json" # the target is untouched
+  [[ $(stat -c %a "$BATS_TEST_TMPDIR/elsewhere/planted.json") == 644 ]]
+  second=$output
+  run -0 --separate-stderr dtbus token
+  [[ $output == "$second" && -z $stderr ]] # and then reused quietly
+
+  # the cache directory points elsewhere: replaced by a private directory
+  rm -rf "$CACHE"
+  mkdir -p "$BATS_TEST_TMPDIR/shared"
+  chmod 0777 "$BATS_TEST_TMPDIR/shared"
+  ln -s "$BATS_TEST_TMPDIR/shared" "$CACHE"
+  run -0 --separate-stderr dtbus token
+  [[ ${#stderr_lines[@]} -eq 1 ]]
+  [[ $stderr == "dtbus token: warning: token cache directory $CACHE was a symbolic link (to $BATS_TEST_TMPDIR/shared); replaced by a private directory" ]]
+  [[ -d $CACHE && ! -L $CACHE && $(stat -c %a "$CACHE") == 700 ]]
+  [[ -z $(ls -A "$BATS_TEST_TMPDIR/shared") && $(stat -c %a "$BATS_TEST_TMPDIR/shared") == 777 ]]
+  [[ -f $(echo "$CACHE"/*.json) ]]
+}
+
+@test "token: an answer over 1 MiB is 'response too large', exit 4, with or without Content-Length" {
+  token_server_start --client-secret "$SECRET"
+  write_token_config
+  for mode in huge huge_chunked; do
+    token_server_mode "$mode"
+    run -4 --separate-stderr dtbus token --no-cache
+    [[ -z $output ]]
+    [[ ${#stderr_lines[@]} -eq 1 ]]
+    [[ $stderr == "dtbus token: error: token provider 'kc' ($TOKEN_SERVER_TOKEN_URL): response too large"* ]]
+  done
+  run -0 token_server_stats token_issued
+  assert_output 2
+  [[ ! -e $CACHE ]] || [[ -z $(find "$CACHE" -name '*.json') ]]
+}
+
+token_requests_are() { [[ $(token_server_stats token_requests) == "$1" ]]; }
+
+@test "token: SIGTERM or SIGINT while waiting for the endpoint is exit 130 with one error line" {
+  token_server_start --client-secret "$SECRET"
+  write_token_config
+  token_server_mode slow 30
+  local sig n=0
+  for sig in TERM INT; do
+    bg_start T dtbus token
+    n=$((n + 1))
+    wait_until 10 token_requests_are "$n"
+    kill -s "$sig" "$T"
+    run bg_wait T 5
+    assert_equal "$status" 130
+    run -0 cat "$T_ERR"
+    assert_output "dtbus token: error: token provider 'kc' ($TOKEN_SERVER_TOKEN_URL): interrupted while waiting for the answer"
+  done
+}
+
 @test "token: wrong secret is exit 5 with the server's message, secret never printed (also -vvv)" {
   token_server_start --client-secret 'the-right-one'
   write_token_config

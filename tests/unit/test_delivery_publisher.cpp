@@ -343,7 +343,7 @@ TEST_F(PublisherTest, ARefusedMessageGoesToFailedOutAndTheRestAreAcknowledged) {
   EXPECT_EQ(lines[0]["topic"], "t/b");
   EXPECT_EQ(lines[0]["payload"], "b");
   EXPECT_EQ(lines[0]["qos"], 1);
-  EXPECT_EQ(lines[0]["error"], "rejected by the broker: reason code 0x87");
+  EXPECT_EQ(lines[0]["error"], "rejected by the broker: not authorized (0x87)");
   std::vector<std::pair<std::string, bool>> expected = {{"a", true}, {"b", false}, {"c", true}};
   EXPECT_EQ(done_, expected);
 }

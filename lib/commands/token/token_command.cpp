@@ -10,6 +10,7 @@
 #include "dtbus/auth/token.hpp"
 #include "dtbus/core/error.hpp"
 #include "dtbus/target/target.hpp"
+#include "dtbus/util/interrupt.hpp"
 #include "dtbus/util/json.hpp"
 #include "dtbus/util/terminal.hpp"
 #include "dtbus/util/text.hpp"
@@ -132,6 +133,9 @@ int run(const Invocation& invocation, const Options& options) {
     throw Error(ExitCode::usage, "--decode prints JSON: use -o token (text) or -o json");
   }
   Selection selection = select_provider(globals, options, config::process_env());
+  // SIGINT/SIGTERM while waiting for the endpoint or the cache lock: exit 130 (SPEC §2) with
+  // one error line, instead of dying by the signal.
+  interrupt::install();
   dtbus::token::GetOptions get_options;
   get_options.use_cache = !options.no_cache;
   get_options.refresh = options.refresh;
