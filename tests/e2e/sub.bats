@@ -152,7 +152,7 @@ for l in open(sys.argv[1]):
     r = json.loads(l); print(r["valid"], r["errors"])' "$S_OUT"
   assert_output "True []
 False ['\"trace_id\" is not a UUID']
-False ['payload is not JSON']"
+False ['processing error: payload is not JSON']"
 }
 
 @test "--validate dt in text output" {
