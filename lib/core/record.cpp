@@ -22,24 +22,34 @@ using util::parse_json;
 
 namespace {
 
-// Cheap first test before parsing: canonical JSON starts with one of these and has no blanks
-// outside strings, so most text payloads ("hello 42") are decided without a parse.
-bool may_be_canonical_json(std::string_view bytes) {
-  if (bytes.empty()) return false;
-  char first = bytes.front();
-  bool plausible = first == '{' || first == '[' || first == '"' || first == '-' || first == 't' ||
-                   first == 'f' || first == 'n' || (first >= '0' && first <= '9');
-  if (!plausible) return false;
-  char last = bytes.back();
-  return !(last == ' ' || last == '\n' || last == '\r' || last == '\t');
+// Cheap first test before parsing: JSON text starts (after blanks) with one of these, so most
+// text payloads ("hello 42") are decided without a parse.
+bool may_be_json(std::string_view bytes) {
+  size_t first = bytes.find_first_not_of(" \t\n\r");
+  if (first == std::string_view::npos) return false;
+  char c = bytes[first];
+  return c == '{' || c == '[' || c == '"' || c == '-' || c == 't' || c == 'f' || c == 'n' ||
+         (c >= '0' && c <= '9');
 }
 
-std::optional<Json> canonical_json(std::string_view bytes) {
-  if (!may_be_canonical_json(bytes)) return std::nullopt;
+// The payload parsed as JSON and its compact serialisation; nullopt when it is not JSON.
+struct ParsedPayload {
+  Json value;
+  std::string compact;
+};
+std::optional<ParsedPayload> parse_payload(std::string_view bytes) {
+  if (!may_be_json(bytes)) return std::nullopt;
   Json value = parse_json(bytes);
   if (value.is_discarded()) return std::nullopt;
-  if (value.dump() != bytes) return std::nullopt;
-  return value;
+  std::string compact = value.dump();
+  return ParsedPayload{std::move(value), std::move(compact)};
+}
+
+// Whether `text` is JSON with the same value as `payload` (key order aside).
+bool same_value(std::string_view text, const Json& payload) {
+  Json parsed = parse_json(text);
+  if (parsed.is_discarded()) return false;
+  return parsed == payload || nlohmann::json(parsed) == nlohmann::json(payload);
 }
 
 const Json* field(const Json& record, const char* name) {
@@ -62,14 +72,18 @@ const char* encoding_name(PayloadEncoding encoding) {
 }
 
 PayloadEncoding classify_payload(std::string_view bytes) {
-  if (canonical_json(bytes)) return PayloadEncoding::json;
+  if (may_be_json(bytes) && !parse_json(bytes).is_discarded()) return PayloadEncoding::json;
   return topic::valid_utf8(bytes) ? PayloadEncoding::utf8 : PayloadEncoding::base64;
 }
 
 EncodedPayload encode_payload(std::string_view bytes) {
-  if (auto value = canonical_json(bytes)) return {std::move(*value), PayloadEncoding::json};
-  if (topic::valid_utf8(bytes)) return {Json(std::string(bytes)), PayloadEncoding::utf8};
-  return {Json(base64_encode(bytes)), PayloadEncoding::base64};
+  if (auto parsed = parse_payload(bytes)) {
+    std::optional<std::string> text;
+    if (parsed->compact != bytes) text = std::string(bytes);
+    return {std::move(parsed->value), PayloadEncoding::json, std::move(text)};
+  }
+  if (topic::valid_utf8(bytes)) return {Json(std::string(bytes)), PayloadEncoding::utf8, {}};
+  return {Json(base64_encode(bytes)), PayloadEncoding::base64, {}};
 }
 
 std::string payload_bytes(const Json& record) {
@@ -83,7 +97,15 @@ std::string payload_bytes(const Json& record) {
     name = encoding->get<std::string>();
   }
   if (name.empty()) name = payload->is_string() ? "utf8" : "json";
-  if (name == "json") return payload->dump();
+  if (name == "json") {
+    const Json* text = field(record, "payload_text");
+    if (text != nullptr && !text->is_null()) {
+      if (!text->is_string()) throw std::invalid_argument("\"payload_text\" is not a string");
+      const auto& original = text->get_ref<const std::string&>();
+      if (same_value(original, *payload)) return original;
+    }
+    return payload->dump();
+  }
   if (!payload->is_string()) {
     throw std::invalid_argument("\"payload\" must be a string with payload_encoding \"" + name +
                                 "\"");
@@ -219,6 +241,7 @@ Json to_record(const dtbus::ReceivedMessage& message, std::optional<std::string>
   record["topic"] = message.topic;
   record["payload"] = std::move(payload.value);
   record["payload_encoding"] = encoding_name(payload.encoding);
+  if (payload.text) record["payload_text"] = std::move(*payload.text);
   record["qos"] = message.qos;
   record["retain"] = message.retain;
   if (message.mid != 0) record["mid"] = message.mid;
@@ -236,23 +259,28 @@ void append_record_line(std::string& out, const dtbus::ReceivedMessage& message,
     out += Json(message.topic).dump(-1, ' ', false, Json::error_handler_t::replace);
   }
   out += ",\"payload\":";
-  PayloadEncoding encoding = classify_payload(message.payload);
-  switch (encoding) {
-    case PayloadEncoding::json:
-      out += message.payload;
-      break;  // canonical: the bytes are the value
-    case PayloadEncoding::utf8:
-      append_json_string(out, message.payload);
-      break;
-    case PayloadEncoding::base64:
-      out.push_back('"');
-      out += base64_encode(message.payload);
-      out.push_back('"');
-      break;
+  auto parsed = parse_payload(message.payload);
+  bool compact = parsed && parsed->compact == message.payload;
+  PayloadEncoding encoding = PayloadEncoding::json;
+  if (parsed) {
+    out += parsed->compact;  // the bytes themselves when they are the compact form
+  } else if (topic::valid_utf8(message.payload)) {
+    encoding = PayloadEncoding::utf8;
+    append_json_string(out, message.payload);
+  } else {
+    encoding = PayloadEncoding::base64;
+    out.push_back('"');
+    out += base64_encode(message.payload);
+    out.push_back('"');
   }
   out += ",\"payload_encoding\":\"";
   out += encoding_name(encoding);
-  out += "\",\"qos\":";
+  out.push_back('"');
+  if (parsed && !compact) {
+    out += ",\"payload_text\":";
+    append_json_string(out, message.payload);  // valid UTF-8: it parsed as JSON
+  }
+  out += ",\"qos\":";
   out.push_back(static_cast<char>('0' + message.qos));
   out += message.retain ? ",\"retain\":true" : ",\"retain\":false";
   if (message.mid != 0) {

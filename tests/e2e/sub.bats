@@ -84,7 +84,7 @@ for line in open(sys.argv[1]):
   bg_wait S
   run json_lines "$S_OUT"
   assert_output "{\"payload\": {\"a\": [1, 2], \"b\": 1}, \"payload_encoding\": \"json\", \"qos\": 1, \"retain\": false, \"topic\": \"$T/j\"}
-{\"payload\": \"{\\\"b\\\":1, \\\"a\\\":2.50}\", \"payload_encoding\": \"utf8\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}
+{\"payload\": {\"a\": 2.5, \"b\": 1}, \"payload_encoding\": \"json\", \"payload_text\": \"{\\\"b\\\":1, \\\"a\\\":2.50}\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}
 {\"payload\": \"héllo \\\"world\\\"\", \"payload_encoding\": \"utf8\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}
 {\"payload\": \"//4AAQ==\", \"payload_encoding\": \"base64\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}
 {\"payload\": \"\", \"payload_encoding\": \"utf8\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}"
