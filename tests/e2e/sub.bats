@@ -151,7 +151,7 @@ $T/f	0{x}|plain"
 for l in open(sys.argv[1]):
     r = json.loads(l); print(r["valid"], r["errors"])' "$S_OUT"
   assert_output "True []
-False ['\"trace_id\" is not a UUID']
+False ['missing required field(s): idempotency_key', '\"trace_id\" is not a UUID']
 False ['processing error: payload is not JSON']"
 }
 
@@ -162,7 +162,7 @@ False ['processing error: payload is not JSON']"
   bg_wait S
   run cat "$S_OUT"
   assert_line --index 0 --partial "valid"
-  assert_line --index 1 --partial 'invalid: missing "@context"'
+  assert_line --index 1 --partial 'invalid: missing required field(s): @context, id,'
 }
 
 @test "--no-retained skips retained messages, --retained-only stops at the first live one" {
