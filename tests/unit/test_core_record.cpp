@@ -69,6 +69,38 @@ TEST(Record, PayloadTextSitsBesideTheValue) {
   EXPECT_EQ(payload_bytes(parse_record(line)), R"({"kind": "a", "v": 2.50})");
 }
 
+TEST(Record, LineAndRecordAgreeOnEveryJsonForm) {
+  // append_record_line writes common JSON without building a tree; it must give what
+  // to_record (the full parser) gives, byte for byte, in every case.
+  const std::string payloads[] = {
+      R"({"kind": "a", "v": 2.50, "n": -3, "f": 1e5, "g": 1E+2, "h": -0.0, "i": 0.1})",
+      R"({"x": 1.7976931348623157e308, "y": 5e-324, "z": 123456789.123456789, "w": 1e-7})",
+      R"({"big": 12345678901234567890, "min": -9223372036854775808, "nz": -0, "z": 0})",
+      R"({"e": "q\"b\\n\n\t\r\b\f", "s": "\/", "u": "\u00e9", "raw": "é", "del": "\u007f"})",
+      R"({"a": 1, "a": 2, "b": {"a": 3}})",
+      R"([ [ ], { }, [ { "a" : [ 1 , 2 ] } ] ])",
+      "\n {\"t\": true, \"f\": false, \"n\": null} \r\n",
+      R"({"x": 1})",
+      R"({"x":1})",
+      "42",
+      "-1.5",
+      "\"just a string\"",
+      "01",
+      "1.",
+      "[1,]",
+      "{\"a\" 1}",
+      "nul",
+      "1e400",
+      "[" + std::string(100, '[') + std::string(101, ']'),
+      "{\"k\": \"tab\there\"}"};
+  for (const auto& p : payloads) {
+    std::string line;
+    append_record_line(line, message(p), "2026-01-02T03:04:05.678Z");
+    EXPECT_EQ(line, to_record(message(p), "2026-01-02T03:04:05.678Z").dump() + "\n") << p;
+    EXPECT_EQ(payload_bytes(parse_record(line)), p);
+  }
+}
+
 TEST(Record, EditedPayloadWinsOverStalePayloadText) {
   // `sub -o json | jq '.payload.v = 3' | pub --jsonl`: the edit is sent (compact), not the
   // original text, which no longer parses to the payload.
