@@ -5,6 +5,7 @@
 #
 #   bench/pubsub.sh [BIN_DIR]      # default: build-release/bin (configure with -DCMAKE_BUILD_TYPE=Release)
 #   N=200000 SUB_N=100000 RSS_N=1000000 RUNS=50 REPEAT=3 bench/pubsub.sh
+#   ROWS="sub dumps" bench/pubsub.sh   # only some rows: pub sub dumps single rss (default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +15,8 @@ SUB_N=${SUB_N:-100000}  # messages for the sub end-to-end runs
 RSS_N=${RSS_N:-1000000} # messages streamed for the peak RSS figures
 RUNS=${RUNS:-50}        # single `pub -m` processes
 REPEAT=${REPEAT:-3}     # each throughput figure is the best of REPEAT runs
+ROWS=${ROWS:-pub sub dumps single rss}
+want() { [[ " $ROWS " == *" $1 "* ]]; }
 DTBUS_PUB="$BIN/dtbus-pub"
 DTBUS_SUB="$BIN/dtbus-sub"
 for tool in "$DTBUS_PUB" "$DTBUS_SUB" mosquitto mosquitto_pub mosquitto_sub python3; do
@@ -54,10 +57,18 @@ D=(-H 127.0.0.1 -p "$port" --no-color)
 python3 - "$work" "$N" "$SUB_N" "$RSS_N" <<'PY'
 import sys
 work, n, sub_n, rss_n = sys.argv[1], *map(int, sys.argv[2:])
+import json
 for name, count in (("lines", n), ("sub", sub_n), ("rss", rss_n)):
     with open(f"{work}/{name}.txt", "w") as f:
         for i in range(count):
             f.write(f'{{"seq":{i},"kind":"meter_reading","value":{i * 7 % 1000},"unit":"kWh"}}\n')
+# What the seed systems' Python producers send: json.dumps() spacing, a tracker envelope.
+with open(f"{work}/dumps.txt", "w") as f:
+    for i in range(sub_n):
+        f.write(json.dumps({"trace_id": "550e8400-e29b-41d4-a716-446655440000",
+                            "ts": "2025-01-15T10:30:00.123456+00:00", "kind": "meter_reading",
+                            "idempotency_key": f"meter_reading_{i}",
+                            "payload": {"seq": i, "value": i * 7 % 1000 / 10, "unit": "kWh"}}) + "\n")
 PY
 
 now() { python3 -c 'import time; print(time.monotonic())'; }
@@ -93,6 +104,7 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
 echo "bench: broker 127.0.0.1:$port, N=$N SUB_N=$SUB_N RSS_N=$RSS_N, best of $REPEAT" >&2
 
 # 1-2. pub -l throughput
+if want pub; then
 mq0=() dq0=() dq1=()
 for _ in $(seq "$REPEAT"); do
   mq0+=("$(time_cmd mosquitto_pub "${H[@]}" -t bench/pub -l -q 0 <"$work/lines.txt")")
@@ -103,17 +115,18 @@ m=$(best "${mq0[@]}") d0=$(best "${dq0[@]}") d1=$(best "${dq1[@]}")
 rate() { python3 -c "print(f'{$N / $1:.0f}')"; }
 row "pub -l QoS0 (msg/s)" "$(rate "$m")" "$(rate "$d0")" "$(ratio "$m" "$d0")" ">=1.0x" "vs mosquitto_pub -l QoS0"
 row "pub -l QoS1, all acked (msg/s)" "$(rate "$m")" "$(rate "$d1")" "$(ratio "$m" "$d1")" ">=0.8x" "vs mosquitto_pub -l QoS0"
+fi
 
 # 3. sub end to end: subscriber started, SUB_N messages published, time until it has them all
-sub_e2e() { # topic CMD... — prints seconds from the first publish to the subscriber's exit
-  local topic=$1 pid t0 t1 before
-  shift
+sub_e2e() { # input topic CMD... — prints seconds from the first publish to the subscriber's exit
+  local input=$1 topic=$2 pid t0 t1 before
+  shift 2
   before=$(grep -c " $topic\$" "$work/mosquitto.log" || true)
   "$@" >"$work/sub.out" &
   pid=$!
   wait_subscribed "$topic" $((before + 1))
   t0=$(now)
-  mosquitto_pub "${H[@]}" -t "$topic" -l -q 0 <"$work/sub.txt"
+  mosquitto_pub "${H[@]}" -t "$topic" -l -q 0 <"$work/$input.txt"
   wait "$pid" || true
   t1=$(now)
   local got
@@ -121,15 +134,30 @@ sub_e2e() { # topic CMD... — prints seconds from the first publish to the subs
   [[ $got == "$SUB_N" ]] || echo "bench: subscriber got $got of $SUB_N" >&2
   elapsed "$t0" "$t1"
 }
+if want sub; then
 ms=() ds=()
 for _ in $(seq "$REPEAT"); do
-  ms+=("$(sub_e2e bench/sub mosquitto_sub "${H[@]}" -t bench/sub -C "$SUB_N" -W 120 -F %j)")
-  ds+=("$(sub_e2e bench/sub "$DTBUS_SUB" "${D[@]}" -t bench/sub -C "$SUB_N" -W 120 -o json)")
+  ms+=("$(sub_e2e sub bench/sub mosquitto_sub "${H[@]}" -t bench/sub -C "$SUB_N" -W 120 -F %j)")
+  ds+=("$(sub_e2e sub bench/sub "$DTBUS_SUB" "${D[@]}" -t bench/sub -C "$SUB_N" -W 120 -o json)")
 done
 m=$(best "${ms[@]}") d=$(best "${ds[@]}")
 row "sub -o json, $SUB_N msgs end to end (s)" "$m" "$d" "$(ratio "$m" "$d")" ">=1.0x" "vs mosquitto_sub -F %j"
+fi
+
+# 3b. the same with json.dumps-style payloads (`{"kind": "a"}`): dtbus parses each, embeds the
+# value and keeps the original text beside it ("payload_text")
+if want dumps; then
+ms=() ds=()
+for _ in $(seq "$REPEAT"); do
+  ms+=("$(sub_e2e dumps bench/dumps mosquitto_sub "${H[@]}" -t bench/dumps -C "$SUB_N" -W 120 -F %j)")
+  ds+=("$(sub_e2e dumps bench/dumps "$DTBUS_SUB" "${D[@]}" -t bench/dumps -C "$SUB_N" -W 120 -o json)")
+done
+m=$(best "${ms[@]}") d=$(best "${ds[@]}")
+row "sub -o json, json.dumps payloads (s)" "$m" "$d" "$(ratio "$m" "$d")" ">=1.0x" "vs mosquitto_sub -F %j"
+fi
 
 # 4. single pub -m process
+if want single; then
 loop_m() {
   local t0 t1
   t0=$(now)
@@ -140,8 +168,10 @@ loop_m() {
 m=$(loop_m mosquitto_pub "${H[@]}" -t bench/m -m hello -q 1)
 d=$(loop_m "$DTBUS_PUB" "${D[@]}" -t bench/m -m hello -q 1)
 row "single pub -m QoS1, mean of $RUNS (ms)" "$m" "$d" "$(python3 -c "print(f'{$d / $m:.2f}x')")" "<=1.5x" "wall time vs mosquitto_pub -m"
+fi
 
 # 5. peak RSS streaming RSS_N messages through pub -l (QoS1) and sub
+if want rss; then
 peak_rss() { # PID — polls VmHWM (KiB) until the process ends, prints the last value
   local pid=$1 hwm=0 v
   while :; do  # a zombie (exited, not yet reaped) has no VmHWM line any more
@@ -169,6 +199,7 @@ sub_kib=$(cat "$sub_kib_file")
 mib() { python3 -c "print(f'{$1 / 1024:.1f}')"; }
 row "peak RSS pub -l QoS1, $RSS_N msgs (MiB)" "-" "$(mib "$pub_kib")" "-" "<=32" "VmHWM"
 row "peak RSS sub -o json, $RSS_N msgs (MiB)" "-" "$(mib "$sub_kib")" "-" "<=32" "VmHWM"
+fi
 
 printf '%-44s %12s %12s %8s %8s %s\n' "benchmark" "mosquitto" "dtbus" "ratio" "target" "note"
 printf '%s\n' "${rows[@]}"

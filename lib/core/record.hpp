@@ -4,12 +4,16 @@
 //   {"topic", "payload", "payload_encoding": "json"|"utf8"|"base64", "qos", "retain", "mid",
 //    "received_at", "properties": {...}}
 //
-// Byte-exact round trip. A payload is shown as a JSON value ("json") only when its bytes are
-// exactly what re-serialising the parsed value compactly produces (key order kept, no blanks,
-// numbers/escapes in nlohmann's canonical form): `{"a":1}` is "json", while `{"b":1, "a":2.50}`
-// (blank, 2.50) or `{ "a": 1 }` are shown as a "utf8" string. Valid UTF-8 that is not canonical
-// JSON is a "utf8" string; anything else is "base64". So payload_bytes(record) always returns
-// the original bytes, and `dtbus sub -o json | dtbus pub --jsonl` relays byte-exactly.
+//   "payload_text": the original text, only when a "json" payload's bytes are not its compact form
+//
+// Byte-exact round trip. Every payload that is valid JSON (RFC 8259, any spacing) is a JSON value
+// ("json"), so `jq .payload.kind` works on `json.dumps` output. When its bytes differ from what
+// re-serialising the value compactly produces (key order kept, no blanks, numbers/escapes in
+// nlohmann's canonical form), e.g. `{"kind": "a"}` or `{"v":2.50}`, the record also carries the
+// original bytes as "payload_text" (a string). Valid UTF-8 that is not JSON is a "utf8" string;
+// anything else is "base64". payload_bytes(record) returns the original bytes: "payload_text"
+// when it still parses to "payload" (a tool that edited "payload" gets its compact form), so
+// `dtbus sub -o json | dtbus pub --jsonl` relays byte-exactly.
 // Records are nlohmann::ordered_json: parse them with parse_record() (or ordered_json::parse),
 // not nlohmann::json, which sorts object keys and would change a "json" payload's bytes.
 #pragma once
@@ -36,15 +40,17 @@ enum class PayloadEncoding { json, utf8, base64 };
 struct EncodedPayload {
   Json value;  // the JSON value, the UTF-8 string, or the base64 text
   PayloadEncoding encoding;
+  // "json" whose bytes are not the compact form of `value`: the original text ("payload_text").
+  std::optional<std::string> text;
 };
 EncodedPayload encode_payload(std::string_view bytes);
 const char* encoding_name(PayloadEncoding encoding);
 // The encoding encode_payload() would pick, without building the value (hot path).
 PayloadEncoding classify_payload(std::string_view bytes);
 
-// Bytes of a record's payload: base64-decoded, the UTF-8 string, or the JSON value serialised
-// compactly. Without "payload_encoding": a string is taken as UTF-8 text, anything else as JSON.
-// Throws std::invalid_argument with a reason when the record is malformed.
+// Bytes of a record's payload: base64-decoded, the UTF-8 string, "payload_text" when it parses
+// to "payload", else "payload" serialised compactly. Without "payload_encoding": a string is
+// UTF-8 text, anything else JSON. Throws std::invalid_argument with a reason when malformed.
 std::string payload_bytes(const Json& record);
 // Same for a record parsed as nlohmann::json: object keys of a JSON payload come back sorted,
 // so prefer the ordered overload when bytes must match.

@@ -49,6 +49,7 @@ for i, line in enumerate(open(sys.argv[1]), 1):
     r = json.loads(line)
     enc, p = r["payload_encoding"], r["payload"]
     data = base64.b64decode(p) if enc == "base64" else (p.encode() if enc == "utf8" else json.dumps(p, separators=(",", ":"), ensure_ascii=False).encode())
+    data = r["payload_text"].encode() if "payload_text" in r else data  # non-compact JSON
     open(f"out/{i}", "wb").write(data)
 PY
   for i in $(seq 1 $n); do

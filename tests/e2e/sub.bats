@@ -84,7 +84,7 @@ for line in open(sys.argv[1]):
   bg_wait S
   run json_lines "$S_OUT"
   assert_output "{\"payload\": {\"a\": [1, 2], \"b\": 1}, \"payload_encoding\": \"json\", \"qos\": 1, \"retain\": false, \"topic\": \"$T/j\"}
-{\"payload\": \"{\\\"b\\\":1, \\\"a\\\":2.50}\", \"payload_encoding\": \"utf8\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}
+{\"payload\": {\"a\": 2.5, \"b\": 1}, \"payload_encoding\": \"json\", \"payload_text\": \"{\\\"b\\\":1, \\\"a\\\":2.50}\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}
 {\"payload\": \"héllo \\\"world\\\"\", \"payload_encoding\": \"utf8\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}
 {\"payload\": \"//4AAQ==\", \"payload_encoding\": \"base64\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}
 {\"payload\": \"\", \"payload_encoding\": \"utf8\", \"qos\": 0, \"retain\": false, \"topic\": \"$T/j\"}"
@@ -151,8 +151,8 @@ $T/f	0{x}|plain"
 for l in open(sys.argv[1]):
     r = json.loads(l); print(r["valid"], r["errors"])' "$S_OUT"
   assert_output "True []
-False ['\"trace_id\" is not a UUID']
-False ['payload is not JSON']"
+False ['missing required field(s): idempotency_key', '\"trace_id\" is not a UUID']
+False ['processing error: payload is not JSON']"
 }
 
 @test "--validate dt in text output" {
@@ -162,7 +162,7 @@ False ['payload is not JSON']"
   bg_wait S
   run cat "$S_OUT"
   assert_line --index 0 --partial "valid"
-  assert_line --index 1 --partial 'invalid: missing "@context"'
+  assert_line --index 1 --partial 'invalid: missing required field(s): @context, id,'
 }
 
 @test "--no-retained skips retained messages, --retained-only stops at the first live one" {

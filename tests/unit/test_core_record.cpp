@@ -36,14 +36,85 @@ TEST(Record, CanonicalJsonIsEmbedded) {
   EXPECT_EQ(classify_payload("\"quoted\""), PayloadEncoding::json);
 }
 
-TEST(Record, NonCanonicalJsonStaysText) {
-  EXPECT_EQ(classify_payload(R"({"b":1, "a":2.50})"), PayloadEncoding::utf8);
-  EXPECT_EQ(classify_payload("{ \"a\": 1 }"), PayloadEncoding::utf8);
-  EXPECT_EQ(classify_payload("1e5"), PayloadEncoding::utf8);
-  EXPECT_EQ(classify_payload(R"({"a":"\u00e9"})"), PayloadEncoding::utf8);
-  EXPECT_EQ(classify_payload(R"({"a":1,"a":2})"), PayloadEncoding::utf8);
+TEST(Record, AnyJsonIsJsonAndNonCompactKeepsItsText) {
+  // json.dumps() output and any other spacing/number form: the value, plus the original text.
+  for (std::string text : {R"({"b": 1, "a": 2.50})", "{ \"a\": 1 }\n", "1e5", R"({"a":"\u00e9"})",
+                           R"({"a":1,"a":2})", "  [1, 2]"}) {
+    EXPECT_EQ(classify_payload(text), PayloadEncoding::json) << text;
+    auto encoded = encode_payload(text);
+    EXPECT_EQ(encoded.encoding, PayloadEncoding::json) << text;
+    ASSERT_TRUE(encoded.text.has_value()) << text;
+    EXPECT_EQ(*encoded.text, text);
+  }
+  EXPECT_EQ(encode_payload(R"({"kind": "a"})").value["kind"], "a");
+  EXPECT_FALSE(encode_payload(R"({"kind":"a"})").text.has_value());  // compact: no text
   EXPECT_EQ(classify_payload("hello world"), PayloadEncoding::utf8);
+  EXPECT_EQ(classify_payload("{not json}"), PayloadEncoding::utf8);
+  EXPECT_EQ(classify_payload("NaN"), PayloadEncoding::utf8);
+  EXPECT_EQ(classify_payload("\xEF\xBB\xBF{}"), PayloadEncoding::utf8);  // json.loads refuses a BOM
   EXPECT_EQ(classify_payload(""), PayloadEncoding::utf8);
+}
+
+TEST(Record, PayloadTextSitsBesideTheValue) {
+  std::string line;
+  append_record_line(line, message(R"({"kind": "a", "v": 2.50})"), "2026-01-02T03:04:05.678Z");
+  EXPECT_EQ(line,
+            R"({"topic":"a/b","payload":{"kind":"a","v":2.5},"payload_encoding":"json",)"
+            R"("payload_text":"{\"kind\": \"a\", \"v\": 2.50}","qos":1,"retain":false,"mid":7,)"
+            R"("received_at":"2026-01-02T03:04:05.678Z"})"
+            "\n");
+  EXPECT_EQ(
+      to_record(message(R"({"kind": "a", "v": 2.50})"), "2026-01-02T03:04:05.678Z").dump() + "\n",
+      line);
+  EXPECT_EQ(payload_bytes(parse_record(line)), R"({"kind": "a", "v": 2.50})");
+}
+
+TEST(Record, LineAndRecordAgreeOnEveryJsonForm) {
+  // append_record_line writes common JSON without building a tree; it must give what
+  // to_record (the full parser) gives, byte for byte, in every case.
+  const std::string payloads[] = {
+      R"({"kind": "a", "v": 2.50, "n": -3, "f": 1e5, "g": 1E+2, "h": -0.0, "i": 0.1})",
+      R"({"x": 1.7976931348623157e308, "y": 5e-324, "z": 123456789.123456789, "w": 1e-7})",
+      R"({"big": 12345678901234567890, "min": -9223372036854775808, "nz": -0, "z": 0})",
+      R"({"e": "q\"b\\n\n\t\r\b\f", "s": "\/", "u": "\u00e9", "raw": "é", "del": "\u007f"})",
+      R"({"a": 1, "a": 2, "b": {"a": 3}})",
+      R"([ [ ], { }, [ { "a" : [ 1 , 2 ] } ] ])",
+      "\n {\"t\": true, \"f\": false, \"n\": null} \r\n",
+      R"({"x": 1})",
+      R"({"x":1})",
+      "42",
+      "-1.5",
+      "\"just a string\"",
+      "01",
+      "1.",
+      "[1,]",
+      "{\"a\" 1}",
+      "nul",
+      "1e400",
+      "[" + std::string(100, '[') + std::string(101, ']'),
+      "{\"k\": \"tab\there\"}"};
+  for (const auto& p : payloads) {
+    std::string line;
+    append_record_line(line, message(p), "2026-01-02T03:04:05.678Z");
+    EXPECT_EQ(line, to_record(message(p), "2026-01-02T03:04:05.678Z").dump() + "\n") << p;
+    EXPECT_EQ(payload_bytes(parse_record(line)), p);
+  }
+}
+
+TEST(Record, EditedPayloadWinsOverStalePayloadText) {
+  // `sub -o json | jq '.payload.v = 3' | pub --jsonl`: the edit is sent (compact), not the
+  // original text, which no longer parses to the payload.
+  Json r = Json::parse(
+      R"({"payload":{"kind":"a","v":3},"payload_encoding":"json","payload_text":"{\"kind\": \"a\", \"v\": 2.50}"})");
+  EXPECT_EQ(payload_bytes(r), R"({"kind":"a","v":3})");
+  // Keys reordered by a tool that sorts them: same value, the original text is kept.
+  Json sorted = Json::parse(
+      R"({"payload":{"a":1,"b":2},"payload_encoding":"json","payload_text":"{\"b\": 2, \"a\": 1}"})");
+  EXPECT_EQ(payload_bytes(sorted), R"({"b": 2, "a": 1})");
+  EXPECT_EQ(payload_bytes(nlohmann::json(sorted)), R"({"b": 2, "a": 1})");
+  EXPECT_THROW(
+      payload_bytes(Json::parse(R"({"payload":{},"payload_encoding":"json","payload_text":5})")),
+      std::invalid_argument);
 }
 
 TEST(Record, BinaryIsBase64) {
@@ -55,6 +126,9 @@ TEST(Record, BinaryIsBase64) {
 
 TEST(Record, RoundTripsAreByteExact) {
   const std::string payloads[] = {R"({"b":1, "a":2.50})",
+                                  R"({"kind": "a", "x": [1, 2], "name": "\u00e9"})",
+                                  "{\n  \"indent\": 2\n}",
+                                  "\xEF\xBB\xBF{\"bom\":1}",
                                   R"({"z":{"y":[1,2,{"x":"é"}]},"a":-0.5})",
                                   "{ \"a\": 1 }\n",
                                   "plain text",

@@ -89,6 +89,18 @@ TEST(ReplayRecord, SubJsonShape) {
   EXPECT_EQ(record.payload_json(), (dtbus::record::Json{{"x", 1}}));
 }
 
+TEST(ReplayRecord, JsonDumpsPayloadIsSentAsItsTextAndSelectedAsJson) {
+  // What `sub -o json` / `--record` write for a json.dumps() payload: the value, and the
+  // original text beside it. replay sends the text's bytes and --where/--kind read the value.
+  auto record = parse_record(
+      R"({"topic":"t","payload":{"kind":"a","x":2.5},"payload_encoding":"json",)"
+      R"("payload_text":"{\"kind\": \"a\", \"x\": 2.50}","received_at":"2026-11-23T08:37:28.123Z"})",
+      true);
+  EXPECT_EQ(record.payload, R"({"kind": "a", "x": 2.50})");
+  EXPECT_EQ(record.payload_json()["kind"], "a");
+  EXPECT_EQ(record.payload_json()["x"], 2.5);
+}
+
 TEST(ReplayRecord, EncodingsAndDefaults) {
   auto text =
       parse_record(R"({"topic":"t","payload":"hi","payload_encoding":"utf8","ts":1})", true);

@@ -574,10 +574,8 @@ class Command {
     if (need_json) payload = util::parse_json(m.payload);
     if (!selected(m, payload)) return true;
     std::vector<std::string> errors;
-    if (validate_ != envelope::Kind::none) {
-      errors = payload.is_discarded() ? std::vector<std::string>{"payload is not JSON"}
-                                      : envelope::validate(validate_, payload);
-    }
+    if (validate_ != envelope::Kind::none)
+      errors = envelope::validate_payload(validate_, m.payload, payload);
     std::string received_at;
     if (format_ != Format::text && format_ != Format::raw)
       received_at = util::rfc3339_ms(item.received);
