@@ -2,6 +2,7 @@
 // brokers.yaml: lookup, env expansion (SPEC §3), parsing and validation.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <optional>
@@ -75,7 +76,14 @@ struct BrokerSettings {
   std::string envelope = "none";  // none | dt | tracker
   envelope::Source source;
   std::optional<DlqSettings> dlq;
-  Location location;  // where the entry's key is
+  // Seed 002's subscription defaults: `dtbus sub -q` and `--share` (flags override them).
+  std::optional<int> qos;
+  bool use_shared_subscriptions = false;
+  std::string shared_group;
+  Location location;                       // where the entry's key is
+  std::map<std::string, Location> set_at;  // config: keys with a non-empty value, and where
+  std::map<std::string, std::string>
+      from_env;  // config: keys CELINE's environment filled → variable
 };
 
 struct TokenProviderSettings {
@@ -93,6 +101,7 @@ struct TokenProviderSettings {
   std::string username = "jwt";
   std::string token_field = "password";  // or username
   Location location;
+  std::map<std::string, std::string> from_env;  // keys the OIDC_* environment filled → variable
 };
 
 struct Config {
@@ -119,6 +128,17 @@ struct LoadOptions {
 LoadResult load_file(const std::string& path, const LoadOptions& options = {});
 LoadResult load_string(std::string_view yaml, const std::string& file_label,
                        const LoadOptions& options = {});
+
+// Configs larger than this are refused (exit 3) before parsing: the YAML node tree takes about
+// fifty times the file's size, and a real brokers.yaml is a few kilobytes.
+inline constexpr size_t kMaxConfigBytes = 1024 * 1024;
+
+// CELINE's environment (seed 000) fills what a broker entry leaves unset (no key, or empty after
+// expansion): MQTT_HOST, MQTT_PORT, and, without a token_provider, MQTT_USERNAME and
+// MQTT_PASSWORD. Empty variables count as unset. Returns the problems (a bad MQTT_PORT), located
+// at the entry. The loader applies it to every entry; target applies it when no entry is used.
+std::vector<Diagnostic> apply_celine_env(BrokerSettings& broker, const std::string& path,
+                                         const EnvLookup& env);
 
 // ---- lookup ----------------------------------------------------------------
 struct ConfigLookup {

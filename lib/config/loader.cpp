@@ -6,14 +6,20 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <set>
 #include <sstream>
+#include <streambuf>
 #include <tuple>
+#include <unordered_map>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include "dtbus/config/config.hpp"
@@ -120,6 +126,42 @@ std::optional<std::string> file_problem(const std::string& path) {
   return std::nullopt;
 }
 
+// The offset of the first byte that does not start a valid UTF-8 sequence (overlong forms,
+// surrogates and code points above U+10FFFF included); nullopt when `text` is valid.
+std::optional<size_t> invalid_utf8_at(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t extra = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 0;
+    if (extra == 0 || i + extra >= text.size()) return i;
+    uint32_t cp = c & (0x3F >> extra);
+    for (size_t k = 1; k <= extra; ++k) {
+      auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return i;
+    }
+    i += extra + 1;
+  }
+  return std::nullopt;
+}
+
+// A read-only streambuf over text held elsewhere: yaml-cpp reads the file's bytes without a copy.
+class TextBuffer : public std::streambuf {
+ public:
+  explicit TextBuffer(std::string_view text) {
+    char* begin = const_cast<char*>(text.data());  // never written: no overflow/putback writes
+    setg(begin, begin, begin + text.size());
+  }
+};
+
 // One key/value of a mapping as the walker hands it to a field handler.
 struct Field {
   std::string key;
@@ -170,8 +212,15 @@ class Loader {
 
   // ---- YAML syntax -----------------------------------------------------------
   std::optional<YAML::Node> parse(std::string_view yaml) {
+    check_utf8(yaml);
     try {
-      return YAML::Load(std::string(yaml));
+      TextBuffer buffer(yaml);
+      std::istream stream(&buffer);
+      return YAML::Load(stream);
+    } catch (const YAML::DeepRecursion& e) {
+      error("", at(e.mark),
+            "nesting too deep: the YAML parser gives up at this depth (a brokers.yaml nests 4 "
+            "levels)");
     } catch (const YAML::ParserException& e) {
       // yaml-cpp's tab errors are cryptic and sometimes point at the line before: name the tab.
       if (auto tab = indentation_tab(yaml, e.mark.line, e.msg.find("tab") != std::string::npos)) {
@@ -183,6 +232,38 @@ class Loader {
       error("", at(e.mark), "YAML error: " + e.msg);
     }
     return std::nullopt;
+  }
+
+  // YAML text is UTF-8: each line with an invalid byte is an error at that byte (columns count
+  // bytes, as yaml-cpp's do). yaml-cpp passes such bytes through into values, so this is the
+  // check. A binary file gets the first few lines and a count.
+  void check_utf8(std::string_view yaml) {
+    constexpr int kMaxReported = 10;
+    int line = 1;
+    int reported = 0;
+    int more = 0;
+    for (size_t start = 0; start < yaml.size();) {
+      size_t end = yaml.find('\n', start);
+      if (end == std::string_view::npos) end = yaml.size();
+      if (auto bad = invalid_utf8_at(yaml.substr(start, end - start))) {
+        invalid_utf8_lines_.insert(line);
+        if (reported++ < kMaxReported) {
+          char byte[8];
+          std::snprintf(byte, sizeof(byte), "0x%02x",
+                        static_cast<unsigned char>(yaml[start + *bad]));
+          error("", {file_, line, static_cast<int>(*bad) + 1},
+                std::string("invalid UTF-8 (byte ") + byte + "): YAML files must be UTF-8");
+        } else {
+          ++more;
+        }
+      }
+      start = end + 1;
+      ++line;
+    }
+    if (more > 0) {
+      error("", {file_, 0, 0},
+            "invalid UTF-8 on " + std::to_string(more) + " more line" + (more == 1 ? "" : "s"));
+    }
   }
 
   // Where a tab indents the failing line (yaml-cpp sometimes marks the line before); for a tab
@@ -211,6 +292,7 @@ class Loader {
   // keys (`<<: *anchor`) folded in under explicit keys, non-string keys rejected.
   std::vector<Field> entries(const YAML::Node& map, const std::string& path, bool report_dups) {
     std::vector<Field> out;
+    std::unordered_map<std::string, int> first_line;  // keys of `out`: linear in the entries
     std::vector<Field> merged;
     if (open_maps_.empty()) merged_maps_.clear();  // a new mapping, not one reached by a merge
     open_maps_.push_back(map);
@@ -228,21 +310,19 @@ class Loader {
         merge_into(merged, field, path);
         continue;
       }
-      auto first =
-          std::find_if(out.begin(), out.end(), [&](auto& f) { return f.key == field.key; });
-      if (first != out.end()) {
+      auto [first, added] = first_line.emplace(field.key, key_at.line);
+      if (!added) {
         if (report_dups) {
           error(field.path, key_at,
                 "duplicate key " + quote(field.key) + " (first defined at line " +
-                    std::to_string(first->key_at.line) + ")");
+                    std::to_string(first->second) + ")");
         }
         continue;
       }
       out.push_back(std::move(field));
     }
     for (auto& field : merged) {
-      auto same = [&](auto& f) { return f.key == field.key; };
-      if (std::none_of(out.begin(), out.end(), same)) out.push_back(std::move(field));
+      if (!first_line.contains(field.key)) out.push_back(std::move(field));
     }
     open_maps_.pop_back();
     return out;
@@ -332,6 +412,16 @@ class Loader {
       warning(f.path, f.value_at, "${" + name + "} is not set (no default given)");
     }
     if (expansion.value.empty()) return std::nullopt;
+    // Bytes from the environment or a YAML escape ("\udc00"); the file's own bytes are reported
+    // by check_utf8.
+    if (invalid_utf8_at(expansion.value) && !invalid_utf8_lines_.contains(f.value_at.line)) {
+      error(f.path, f.value_at,
+            f.value.Scalar() == expansion.value
+                ? "value is not valid UTF-8"
+                : "value is not valid UTF-8 after ${VAR} expansion (check the variables it uses)");
+      return std::nullopt;
+    }
+    filled_.insert(f.path);
     return std::move(expansion.value);
   }
 
@@ -365,6 +455,12 @@ class Loader {
   }
 
   void read_int(const Field& f, int& out, long long min, long long max) {
+    std::optional<int> value;
+    read_int(f, value, min, max);
+    if (value) out = *value;
+  }
+
+  void read_int(const Field& f, std::optional<int>& out, long long min, long long max) {
     auto value = text(f);
     if (!value) return;
     auto parsed = parse_integer(*value);
@@ -436,6 +532,9 @@ class Loader {
     read_choice(f, choice, key.choices);
     if (!choice.empty()) out = std::stoi(choice);
   }
+  void read(const Field& f, const KeyInfo& key, std::optional<int>& out) {
+    read_int(f, out, key.min, key.max);
+  }
   void read(const Field& f, const KeyInfo& key, double& out) {
     read_number(f, out, key.kind == Kind::number_or_zero);
   }
@@ -487,6 +586,12 @@ class Loader {
                       {"source", [&](const Field& f, const KeyInfo&) { source(f, b.source); }},
                       {"dlq", [&](const Field& f, const KeyInfo&) { dlq(f, b); }}});
     if (b.class_name.empty()) b.class_name = type;  // `class` wins over `type`
+    // After the walk: token_provider (which keeps MQTT_USERNAME/MQTT_PASSWORD out) may follow
+    // config.
+    for (auto& d : apply_celine_env(b, entry.path + ".config", env_)) {
+      d.where.file = file_;
+      result_.diagnostics.push_back(std::move(d));
+    }
     if (seen.contains("token_provider") && !b.token_provider.empty()) {
       references_.push_back({seen.at("token_provider"), b.token_provider});
     }
@@ -496,6 +601,17 @@ class Loader {
 
   void broker_config(const Field& section, BrokerSettings& b) {
     auto seen = walk(section.value, section.path, section.value_at, schema::broker_config(), b);
+    for (const auto& [key, field] : seen) {
+      if (filled_.contains(field.path)) b.set_at.emplace(key, field.value_at);
+    }
+    if (!b.shared_group.empty() && b.shared_group.find_first_of("/+#") != std::string::npos) {
+      error(seen.at("shared_group").path, seen.at("shared_group").value_at,
+            "a group name cannot hold '/', '+' or '#', got " + quote(b.shared_group));
+    }
+    if (b.use_shared_subscriptions && b.shared_group.empty()) {
+      const Field& flag = seen.at("use_shared_subscriptions");
+      error(flag.path, flag.value_at, "true needs a shared_group");
+    }
 
     // Files are checked after the walk: use_tls may come after ca_certs.
     if (b.use_tls && !b.ca_certs.empty()) require_file(seen.at("ca_certs"), b.ca_certs);
@@ -549,16 +665,44 @@ class Loader {
     p.name = entry.key;
     p.location = entry.key_at;
     auto seen = walk(entry.value, entry.path, entry.value_at, schema::token_provider(), p);
+    oidc_env(entry, p);
     if (p.base_url.empty() && p.token_url.empty()) {
-      error(entry.path, entry.key_at, "needs base_url (discovery) or token_url");
+      error(entry.path, entry.key_at, "needs base_url (discovery) or token_url (or OIDC_BASE_URL)");
     }
-    if (!seen.contains("client_id")) {
-      error(entry.path, entry.key_at, "missing required key client_id");
+    if (!seen.contains("client_id") && p.client_id.empty()) {
+      error(entry.path, entry.key_at, "missing required key client_id (or OIDC_CLIENT_ID)");
     } else if (p.client_id.empty()) {
       error(seen.at("client_id").path, seen.at("client_id").value_at, "must not be empty");
     }
     if (!p.ca_certs.empty()) require_file(seen.at("ca_certs"), p.ca_certs);
     result_.config.token_providers.emplace(p.name, std::move(p));
+  }
+
+  // CELINE's OIDC_* variables fill what a provider entry leaves unset (SPEC §3); base_url only
+  // when token_url does not make it unnecessary.
+  void oidc_env(const Field& entry, TokenProviderSettings& p) {
+    auto fill = [&](std::string& field, const char* key, const char* variable) {
+      if (!field.empty()) return;
+      auto value = env_(variable);
+      if (!value || value->empty()) return;
+      std::string path = entry.path + "." + key;
+      if (invalid_utf8_at(*value)) {
+        error(path, entry.key_at, std::string(variable) + " is not valid UTF-8");
+        return;
+      }
+      if (std::string_view(key) == "base_url" && !value->starts_with("https://") &&
+          !value->starts_with("http://")) {
+        error(
+            path, entry.key_at,
+            std::string(variable) + ": expected an http:// or https:// URL, got " + quote(*value));
+        return;
+      }
+      field = *value;
+      p.from_env.emplace(key, variable);
+    };
+    if (p.token_url.empty()) fill(p.base_url, "base_url", "OIDC_BASE_URL");
+    fill(p.client_id, "client_id", "OIDC_CLIENT_ID");
+    fill(p.client_secret, "client_secret", "OIDC_CLIENT_SECRET");
   }
 
   // Cross-references need the whole document: token_providers may follow brokers.
@@ -629,11 +773,54 @@ class Loader {
   LoadResult result_;
   std::vector<std::pair<Field, std::string>> references_;   // token_provider fields → name
   std::vector<std::pair<Field, std::string>> credentials_;  // username/password → broker
+  std::set<int> invalid_utf8_lines_;                        // lines check_utf8 reported
+  std::set<std::string> filled_;         // field paths whose value is non-empty after expansion
   std::vector<YAML::Node> open_maps_;    // mappings whose entries are being collected
   std::vector<YAML::Node> merged_maps_;  // mappings merged into the one being collected
 };
 
 }  // namespace
+
+std::vector<Diagnostic> apply_celine_env(BrokerSettings& b, const std::string& path,
+                                         const EnvLookup& env) {
+  std::vector<Diagnostic> problems;
+  auto variable = [&](const char* key, const char* name) -> std::optional<std::string> {
+    if (b.set_at.contains(key)) return std::nullopt;
+    auto value = env(name);
+    if (!value || value->empty()) return std::nullopt;
+    if (invalid_utf8_at(*value)) {
+      problems.push_back({Severity::error, path + "." + key, b.location,
+                          std::string(name) + " is not valid UTF-8"});
+      return std::nullopt;
+    }
+    return value;
+  };
+  if (auto host = variable("host", "MQTT_HOST")) {
+    b.host = *host;
+    b.from_env.emplace("host", "MQTT_HOST");
+  }
+  if (auto port = variable("port", "MQTT_PORT")) {
+    auto parsed = parse_integer(*port);
+    if (parsed && *parsed >= 1 && *parsed <= 65535) {
+      b.port = static_cast<int>(*parsed);
+      b.from_env.emplace("port", "MQTT_PORT");
+    } else {
+      problems.push_back({Severity::error, path + ".port", b.location,
+                          "MQTT_PORT: expected integer 1..65535, got " + quote(*port)});
+    }
+  }
+  // A token provider brings its own credentials: the static ones would only be ignored.
+  if (!b.token_provider.empty()) return problems;
+  if (auto username = variable("username", "MQTT_USERNAME")) {
+    b.username = *username;
+    b.from_env.emplace("username", "MQTT_USERNAME");
+  }
+  if (auto password = variable("password", "MQTT_PASSWORD")) {
+    b.password = *password;
+    b.from_env.emplace("password", "MQTT_PASSWORD");
+  }
+  return problems;
+}
 
 LoadResult load_string(std::string_view yaml, const std::string& file_label,
                        const LoadOptions& options) {
@@ -646,11 +833,28 @@ LoadResult load_file(const std::string& path, const LoadOptions& options) {
   if (fs::is_directory(path, ec)) {
     problem = "is a directory, not a config file";
   } else if (std::ifstream in{path, std::ios::binary}; in) {
-    std::ostringstream content;
-    content << in.rdbuf();
-    // Relative TLS and spool paths mean "next to this file", wherever dtbus is run from.
-    std::string dir = fs::path(path).parent_path().string();
-    return Loader(path, dir.empty() ? "." : dir, options).run(content.str());
+    // Read at most one byte over the limit: a pipe (-c /dev/stdin) has no size to check first.
+    std::string content;
+    size_t size = 0;
+    if (auto known = fs::file_size(path, ec); !ec && fs::is_regular_file(path, ec)) size = known;
+    content.resize(std::min(size, kMaxConfigBytes) + 1);
+    size_t used = 0;
+    while (in && used <= kMaxConfigBytes) {
+      if (used == content.size()) content.resize(std::min(content.size() * 2, kMaxConfigBytes + 1));
+      in.read(content.data() + used, static_cast<std::streamsize>(content.size() - used));
+      used += static_cast<size_t>(in.gcount());
+    }
+    if (in.bad()) {
+      problem = std::string("cannot read config file: ") + std::strerror(errno);
+    } else if (used > kMaxConfigBytes) {
+      problem = "config file too large (over " + std::to_string(kMaxConfigBytes / (1024 * 1024)) +
+                " MiB; a brokers.yaml is a few kilobytes)";
+    } else {
+      content.resize(used);
+      // Relative TLS and spool paths mean "next to this file", wherever dtbus is run from.
+      std::string dir = fs::path(path).parent_path().string();
+      return Loader(path, dir.empty() ? "." : dir, options).run(content);
+    }
   } else {
     problem = std::string("cannot read config file: ") + std::strerror(errno);
   }

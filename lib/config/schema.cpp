@@ -164,6 +164,26 @@ const Section<BrokerSettings>& broker_config() {
                     .choices = {"5", "311"},
                     .description = "MQTT version."},
            .member = &BrokerSettings::protocol},
+          {.info = {.name = "qos",
+                    .kind = Kind::integer,
+                    .arg = "Q",
+                    .optional = true,
+                    .min = 0,
+                    .max = 2,
+                    .computed_default = "0 (1 with --session)",
+                    .description = "Default subscription QoS of dtbus sub (its -q overrides it)."},
+           .member = &BrokerSettings::qos},
+          {.info = {.name = "use_shared_subscriptions",
+                    .kind = Kind::boolean,
+                    .arg = "BOOL",
+                    .description = "dtbus sub subscribes as $share/<shared_group>/<filter> unless "
+                                   "--share names another group."},
+           .member = &BrokerSettings::use_shared_subscriptions},
+          {.info = {.name = "shared_group",
+                    .arg = "GROUP",
+                    .optional = true,
+                    .description = "Group of the shared subscriptions; no '/', '+' or '#'."},
+           .member = &BrokerSettings::shared_group},
       }};
   return section;
 }

@@ -45,7 +45,7 @@ struct KeyInfo {
 // The field a key is read into; monostate for keys the loader reads itself (mappings, `type`).
 template <class T>
 using Member = std::variant<std::monostate, std::string T::*, std::optional<std::string> T::*,
-                            bool T::*, int T::*, double T::*>;
+                            bool T::*, int T::*, std::optional<int> T::*, double T::*>;
 
 template <class T>
 struct Key {
@@ -85,6 +85,9 @@ inline nlohmann::ordered_json shown(const KeyInfo& key, const std::string& value
   return key.secret ? "***" : value;
 }
 inline nlohmann::ordered_json shown(const KeyInfo&, const std::optional<std::string>& value) {
+  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+}
+inline nlohmann::ordered_json shown(const KeyInfo&, const std::optional<int>& value) {
   return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
 }
 template <class V>

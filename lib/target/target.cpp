@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -103,6 +104,67 @@ ParsedUrl parse_url(const std::string& url) {
   return parsed;
 }
 
+// Whether a load warning concerns `broker` (empty: none is used): document-level warnings do,
+// and those of that entry and its token provider; other entries' are left to `config test`.
+bool concerns(const config::Diagnostic& d, const config::Config& cfg, const std::string& broker) {
+  auto under = [&](const std::string& prefix) {
+    return d.path == prefix || d.path.starts_with(prefix + ".");
+  };
+  if (!d.path.starts_with("brokers.") && !d.path.starts_with("token_providers.")) return true;
+  if (broker.empty()) return false;
+  if (under("brokers." + broker)) return true;
+  auto it = cfg.brokers.find(broker);
+  return it != cfg.brokers.end() && !it->second.token_provider.empty() &&
+         under("token_providers." + it->second.token_provider);
+}
+
+void log_warnings(const std::vector<config::Diagnostic>& warnings, const config::Config& cfg,
+                  const std::string& broker) {
+  for (const auto& d : warnings) {
+    if (!concerns(d, cfg, broker)) {
+      spdlog::debug("config: {}", d.format());
+      continue;
+    }
+    // spdlog adds "warning:" itself.
+    std::string line = d.format();
+    if (auto at = line.find(": warning: "); at != std::string::npos) line.replace(at, 11, ": ");
+    spdlog::warn("{}", line);
+  }
+}
+
+// The config with its errors thrown (exit 3) and its warnings returned, not yet shown.
+config::LoadResult load_checked(const GlobalOptions& options, bool required) {
+  auto env = config::process_env();
+  auto lookup = config::find_config(options.config_file, env);
+  if (!lookup.path) {
+    if (required) {
+      std::string searched;
+      for (const auto& s : lookup.searched) searched += (searched.empty() ? "" : ", ") + s;
+      throw Error(ExitCode::config, "no config file found (searched " + searched + ")");
+    }
+    return {};
+  }
+  spdlog::debug("config: {} ({})", *lookup.path, lookup.reason);
+  auto result = config::load_file(*lookup.path);
+  auto errors = result.errors();
+  if (!errors.empty()) {
+    // Every problem on its own line, then one summary error carrying the exit code.
+    for (size_t i = 0; i + 1 < errors.size(); ++i) print_error("config", errors[i].format());
+    std::string summary = errors.back().format();
+    if (errors.size() > 1) summary += " (" + std::to_string(errors.size()) + " errors)";
+    throw Error(ExitCode::config, summary);
+  }
+  return result;
+}
+
+// Certificate checks off is worth one warning per run, however many connections it makes.
+void warn_insecure(const std::string& why) {
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true)) return;
+  spdlog::warn("TLS certificate verification is off ({}): the broker's identity is not checked",
+               why);
+}
+
 void apply_broker_entry(const config::BrokerSettings& b, mqtt::ConnectionSettings& c) {
   c.broker_name = b.name;
   c.host = b.host;
@@ -125,37 +187,18 @@ void apply_broker_entry(const config::BrokerSettings& b, mqtt::ConnectionSetting
 }  // namespace
 
 config::Config load_config(const GlobalOptions& options, bool required) {
-  auto env = config::process_env();
-  auto lookup = config::find_config(options.config_file, env);
-  if (!lookup.path) {
-    if (required) {
-      std::string searched;
-      for (const auto& s : lookup.searched) searched += (searched.empty() ? "" : ", ") + s;
-      throw Error(ExitCode::config, "no config file found (searched " + searched + ")");
-    }
-    return {};
-  }
-  spdlog::debug("config: {} ({})", *lookup.path, lookup.reason);
-  auto result = config::load_file(*lookup.path);
-  for (const auto& d : result.warnings()) {
-    // spdlog adds "warning:" itself.
-    std::string line = d.format();
-    if (auto at = line.find(": warning: "); at != std::string::npos) line.replace(at, 11, ": ");
-    spdlog::warn("{}", line);
-  }
-  auto errors = result.errors();
-  if (!errors.empty()) {
-    // Every problem on its own line, then one summary error carrying the exit code.
-    for (size_t i = 0; i + 1 < errors.size(); ++i) print_error("config", errors[i].format());
-    std::string summary = errors.back().format();
-    if (errors.size() > 1) summary += " (" + std::to_string(errors.size()) + " errors)";
-    throw Error(ExitCode::config, summary);
-  }
-  return result.config;
+  auto result = load_checked(options, required);
+  log_warnings(result.warnings(), result.config,
+               options.broker.value_or(result.config.default_broker));
+  return std::move(result.config);
 }
 
 Target resolve(const GlobalOptions& options, const std::string& command) {
-  return resolve(options, command, load_config(options, options.broker.has_value()));
+  auto result = load_checked(options, options.broker.has_value());
+  auto warnings = result.warnings();
+  Target target = resolve(options, command, std::move(result.config));
+  log_warnings(warnings, target.config, target.broker ? target.broker->name : "");
+  return target;
 }
 
 Target resolve(const GlobalOptions& options, const std::string& command, config::Config loaded) {
@@ -187,6 +230,18 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
     throw Error(ExitCode::config,
                 cfg.file + ": several brokers and no default_broker; choose one with -b");
   }
+  // Without an entry, CELINE's environment fills what the built-in defaults leave open, as it
+  // fills an entry's gaps (the loader did that).
+  config::BrokerSettings environment_entry;
+  if (!target.broker) {
+    auto problems =
+        config::apply_celine_env(environment_entry, "environment", config::process_env());
+    if (!problems.empty()) throw Error(ExitCode::config, problems.front().message);
+    c.host = environment_entry.host;
+    c.port = environment_entry.port;
+  }
+  const config::BrokerSettings& entry = target.broker ? *target.broker : environment_entry;
+  for (const auto& [key, variable] : entry.from_env) spdlog::debug("{} from ${}", key, variable);
 
   if (url) {
     c.host = url->host;
@@ -213,6 +268,10 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
     throw Error(ExitCode::usage, "a client certificate needs both --cert and --key");
   }
   if (options.insecure) c.tls.insecure = true;
+  if (c.tls.enabled && c.tls.insecure) {
+    warn_insecure(options.insecure ? "--insecure"
+                                   : "verify_cert: false in broker '" + c.broker_name + "'");
+  }
   if (options.protocol) c.protocol = *options.protocol;
   if (options.keepalive) c.keepalive = *options.keepalive;
   c.connect_timeout = options.connect_timeout;
@@ -221,12 +280,14 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
   if (c.client_id.empty())
     c.client_id = "dtbus-" + command + "-" + hostname() + "-" + std::to_string(getpid());
 
-  // Credentials: command line > token provider > config username/password > MQTT_PASSWORD.
+  // Credentials: command line > token provider > the entry's username/password (CELINE's
+  // environment filling its gaps) > MQTT_PASSWORD.
   std::optional<std::string> username = options.username;
   if (!username && url && url->username) username = url->username;
   std::optional<std::string> password = options.password;
   if (options.password_file) password = read_password_file(*options.password_file);
   bool flags_give_credentials = username.has_value() || password.has_value();
+  bool password_from_flags = password.has_value();
   if (target.broker && !target.broker->token_provider.empty() && !flags_give_credentials) {
     auto provider = cfg.token_providers.find(target.broker->token_provider);
     if (provider == cfg.token_providers.end()) {
@@ -237,16 +298,26 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
     return target;
   }
   c.token_provider.clear();
-  if (!username && target.broker && !target.broker->username.empty())
-    username = target.broker->username;
-  if (!password && target.broker && !target.broker->password.empty())
-    password = target.broker->password;
+  if (!username && !entry.username.empty()) username = entry.username;
+  std::string password_source = "the password of broker '" + entry.name + "'";
+  if (!password && !entry.password.empty()) password = entry.password;
+  if (entry.from_env.contains("password")) password_source = "MQTT_PASSWORD";
   if (!password) {
-    if (const char* env = std::getenv("MQTT_PASSWORD"); env != nullptr && *env != '\0')
+    // An entry whose token_provider the flags replaced: the environment was not applied to it.
+    if (const char* env = std::getenv("MQTT_PASSWORD"); env != nullptr && *env != '\0') {
       password = env;
+      password_source = "MQTT_PASSWORD";
+    }
   }
   if (password && !username) {
-    throw Error(ExitCode::usage, "a password was given without a username (-u)");
+    if (password_from_flags) {
+      throw Error(ExitCode::usage, "a password was given without a username (-u)");
+    }
+    // CELINE sets MQTT_PASSWORD for every service, login or not: without a user name it does
+    // not apply (MqttConfig ignores it too).
+    spdlog::info("{} ignored: no username (-u, the entry's username or MQTT_USERNAME)",
+                 password_source);
+    password.reset();
   }
   if (username) c.credentials = auth::static_credentials(*username, password.value_or(""));
   return target;

@@ -203,3 +203,141 @@ PY
     assert_output --partial "valid (0 errors"
   done
 }
+
+@test "seed 002's qos and shared subscriptions are sub's defaults; -q and --share override them" {
+  write_config brokers.yaml <<YAML
+brokers:
+  product:
+    type: mqtt
+    config:
+      host: 127.0.0.1
+      port: $BROKER_PLAIN_PORT
+      verify_cert: false
+      qos: 1
+      use_shared_subscriptions: true
+      shared_group: bre
+YAML
+  run -0 dtbus config test
+  assert_output --partial "valid (0 errors, 0 warnings)"
+  run -0 dtbus config show -o json
+  run -0 "$DTBUS_PYTHON" -c 'import json, sys; c = json.load(sys.stdin)["brokers"]["product"]["config"]
+print(c["qos"], c["use_shared_subscriptions"], c["shared_group"])' <<<"$output"
+  assert_output '1 True bre'
+
+  # The defaults: the broker logs "<client> <qos> <filter>" for each subscription.
+  bg_start S1 dtbus sub -t seed002/a -C 1 -W 20 -o json
+  broker_wait_subscribed plain '$share/bre/seed002/a'
+  run -0 grep -cE '^[0-9:]+: [^ ]+ 1 \$share/bre/seed002/a$' "$BROKER_PLAIN_LOG"
+  run -0 dtbus pub -q 1 -t seed002/a -m one
+  bg_wait S1 20
+  run -0 "$DTBUS_PYTHON" -c 'import json, sys; m = json.load(sys.stdin); print(m["topic"], m["payload"], m["qos"])' <"$S1_OUT"
+  assert_output 'seed002/a one 1'
+
+  # The flags win.
+  bg_start S2 dtbus sub -t seed002/b -q 0 --share other -C 1 -W 20 -o json
+  broker_wait_subscribed plain '$share/other/seed002/b'
+  run -0 grep -cE '^[0-9:]+: [^ ]+ 0 \$share/other/seed002/b$' "$BROKER_PLAIN_LOG"
+  run -0 dtbus pub -q 1 -t seed002/b -m two
+  bg_wait S2 20
+  run -0 "$DTBUS_PYTHON" -c 'import json, sys; m = json.load(sys.stdin); print(m["topic"], m["payload"], m["qos"])' <"$S2_OUT"
+  assert_output 'seed002/b two 0'
+
+  # Bad values are config errors naming the field.
+  write_config bad.yaml <<'YAML'
+brokers:
+  product:
+    config: {qos: 5, use_shared_subscriptions: true}
+YAML
+  run -3 dtbus config test -c bad.yaml
+  assert_line 'bad.yaml:3:19: error: brokers.product.config.qos: expected integer 0..2, got "5"'
+  assert_line --partial 'brokers.product.config.use_shared_subscriptions: true needs a shared_group'
+}
+
+@test "certificate checks off: one warning per run, and config test reports each such entry" {
+  # verify_cert: false with a CA that did not sign the broker: only the missing check lets it in.
+  write_config brokers.yaml <<YAML
+brokers:
+  tls:
+    type: mqtt
+    config:
+      host: localhost
+      port: $BROKER_TLS_PORT
+      use_tls: true
+      ca_certs: $BROKER_TLS_OTHER_CAFILE
+      verify_cert: false
+  strict:
+    type: mqtt
+    config:
+      host: localhost
+      port: $BROKER_TLS_PORT
+      use_tls: true
+      ca_certs: $BROKER_TLS_CAFILE
+default_broker: tls
+YAML
+  run -0 --separate-stderr dtbus pub -q 1 -t insecure/a -m x
+  assert_equal "$(grep -c 'certificate verification is off' <<<"$stderr")" 1
+  [[ $stderr == *"verify_cert: false in broker 'tls'"* ]]
+  run -0 --separate-stderr dtbus pub -q 1 -b strict --cafile "$BROKER_TLS_OTHER_CAFILE" --insecure \
+    -t insecure/b -m x
+  assert_equal "$(grep -c 'certificate verification is off (--insecure)' <<<"$stderr")" 1
+  run -0 --separate-stderr dtbus pub -q 1 -b strict -t insecure/c -m x
+  assert_equal "$stderr" ""
+
+  run -0 --separate-stderr dtbus config test --all --connect
+  assert_line --regexp '^brokers\.yaml:9:20: warning: brokers\.tls\.config\.verify_cert: TLS certificate verification is off'
+  assert_output --partial "(0 errors, 1 warning)"
+  assert_equal "$(grep -c 'certificate verification is off' <<<"$stderr")" 1
+  run -3 dtbus config test --strict
+  assert_line --partial "error: brokers.tls.config.verify_cert: TLS certificate verification is off"
+}
+
+@test "invalid UTF-8 is an error at its file:line:column, in the file or from the environment" {
+  printf 'brokers:\n  a:\n    config:\n      topic_prefix: "caf\xe9/"\n' >latin1.yaml
+  run -3 dtbus config test -c latin1.yaml
+  assert_line "latin1.yaml:4:25: error: invalid UTF-8 (byte 0xe9): YAML files must be UTF-8"
+  run -3 --separate-stderr dtbus pub -c latin1.yaml -t x -m x
+  [[ $stderr == *"latin1.yaml:4:25: error: invalid UTF-8 (byte 0xe9)"* ]]
+  printf 'brokers:\n  a:\n    config:\n      topic_prefix: "${PREFIX}/"\n' >env.yaml
+  PREFIX=$'caf\xe9' run -3 dtbus config test -c env.yaml
+  assert_line --partial "env.yaml:4:21: error: brokers.a.config.topic_prefix: value is not valid UTF-8 after"
+  PREFIX=café run -0 dtbus config test -c env.yaml
+}
+
+@test "nesting too deep says so, not 'bad file'" {
+  {
+    printf 'brokers:\n  a:\n    x-deep: '
+    printf '%.0s[' {1..3000}
+    printf '%.0s]' {1..3000}
+    printf '\n'
+  } >deep.yaml
+  run -3 dtbus config test -c deep.yaml
+  assert_output --regexp 'deep\.yaml:[0-9]+:[0-9]+: error: nesting too deep'
+  refute_output --partial "bad file"
+}
+
+@test "a 50 MB config is refused at once, in a few MB of memory" {
+  "$DTBUS_PYTHON" - <<'PY'
+with open("big.yaml", "w") as f:
+    f.write("brokers:\n")
+    i = 0
+    while f.tell() < 50 * 1024 * 1024:
+        f.write(f"  b{i}:\n    type: mqtt\n    config:\n      host: h{i}.example\n      port: 1883\n")
+        i += 1
+PY
+  # Peak RSS of the child, as getrusage reports it (kB on Linux).
+  run -0 "$DTBUS_PYTHON" - "$DTBUS_BIN_DIR/dtbus-config" <<'PY'
+import resource, subprocess, sys
+done = subprocess.run([sys.argv[1], "test", "-c", "big.yaml"], capture_output=True, text=True)
+print(done.returncode)
+print(done.stdout + done.stderr, end="")
+print("maxrss_kb=%d" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+PY
+  assert_line --index 0 3
+  assert_line --partial "big.yaml: error: config file too large (over 1 MiB"
+  local rss
+  rss=$(sed -n 's/^maxrss_kb=//p' <<<"$output")
+  ((rss < 32768)) || fail "peak RSS ${rss} kB"
+  # Through a pipe, where no size is known beforehand, too.
+  run -3 dtbus config test -c <(cat big.yaml)
+  assert_output --partial "config file too large"
+}

@@ -499,7 +499,8 @@ TEST(Config, EveryProblemIsReportedInDocumentOrder) {
       ":14:21: error: brokers.mqtt_local.token_provider: no token provider named \"keycloack\" "
       "(did you mean \"keycloak\"?)",
       ":15:15: error: brokers.mqtt_local.envelope: expected none, dt or tracker, got \"json\"",
-      ":17:3: error: token_providers.keycloak: needs base_url (discovery) or token_url",
+      ":17:3: error: token_providers.keycloak: needs base_url (discovery) or token_url (or "
+      "OIDC_BASE_URL)",
       ":19:18: error: token_providers.keycloak.auth_method: expected client_secret_basic or "
       "client_secret_post, got \"client_secret_jwt\"",
       ":20:17: error: default_broker: no broker named \"mqtt_lcoal\" (did you mean "
@@ -644,8 +645,10 @@ brokers:
 )");
   auto lines = formatted(result);
   std::vector<std::string> expected = {
-      "brokers.yaml:2:3: error: token_providers.empty: needs base_url (discovery) or token_url",
-      "brokers.yaml:2:3: error: token_providers.empty: missing required key client_id",
+      "brokers.yaml:2:3: error: token_providers.empty: needs base_url (discovery) or token_url "
+      "(or OIDC_BASE_URL)",
+      "brokers.yaml:2:3: error: token_providers.empty: missing required key client_id (or "
+      "OIDC_CLIENT_ID)",
       "brokers.yaml:4:15: error: token_providers.blank.base_url: expected an http:// or https:// "
       "URL, got \"ftp://sso.example.com\"",
       "brokers.yaml:5:16: error: token_providers.blank.client_id: must not be empty",
@@ -777,4 +780,149 @@ TEST(Config, DiagnosticFormatOmitsUnknownParts) {
   EXPECT_EQ(d.format(), "f.yaml: warning: msg");
   d.where = {};
   EXPECT_EQ(d.format(), "warning: msg");
+}
+
+// ---- CELINE's environment (seed 000) ------------------------------------------
+
+TEST(ConfigCelineEnv, FillsWhatTheSeedFileLeavesUnset) {
+  // tests/fixtures/config/celine-brokers.yaml is the seed document's brokers.yaml, verbatim.
+  auto result =
+      load_file(kFixtures + "celine-brokers.yaml", options({{"MQTT_HOST", "mqtt.internal"},
+                                                            {"MQTT_PORT", "2883"},
+                                                            {"MQTT_USERNAME", "svc"},
+                                                            {"MQTT_PASSWORD", "pw"}}));
+  EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
+  const auto& local = result.config.brokers.at("mqtt_local");
+  EXPECT_EQ(local.host, "mqtt.internal");  // through ${MQTT_HOST:-localhost}
+  EXPECT_EQ(local.port, 2883);
+  EXPECT_EQ(local.username, "svc");  // no username key: filled
+  EXPECT_EQ(local.password, "pw");
+  EXPECT_EQ(local.from_env, (std::map<std::string, std::string>{{"password", "MQTT_PASSWORD"},
+                                                                {"username", "MQTT_USERNAME"}}));
+  // Keys the entry sets win over the environment.
+  const auto& secure = result.config.brokers.at("mqtt_secure");
+  EXPECT_EQ(secure.host, "secure-broker.example.com");
+  EXPECT_EQ(secure.port, 8883);
+}
+
+TEST(ConfigCelineEnv, HostAndPortFillAnEntryWithoutThem) {
+  auto result = load("brokers:\n  b:\n    config: {username: \"\"}\n",
+                     {{"MQTT_HOST", "h.example"}, {"MQTT_PORT", "1999"}, {"MQTT_USERNAME", ""}});
+  EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
+  const auto& b = result.config.brokers.at("b");
+  EXPECT_EQ(b.host, "h.example");
+  EXPECT_EQ(b.port, 1999);
+  EXPECT_EQ(b.username, "");  // an empty variable counts as unset
+}
+
+TEST(ConfigCelineEnv, BadPortIsAnErrorAtTheEntry) {
+  auto d = only(load("brokers:\n  b:\n    type: mqtt\n", {{"MQTT_PORT", "70000"}}));
+  EXPECT_EQ(d.format(),
+            "brokers.yaml:2:3: error: brokers.b.config.port: MQTT_PORT: expected "
+            "integer 1..65535, got \"70000\"");
+}
+
+TEST(ConfigCelineEnv, TokenProviderEntriesTakeNoStaticCredentials) {
+  auto result = load(
+      "brokers:\n  b:\n    token_provider: kc\n"
+      "token_providers:\n  kc:\n    token_url: https://idp.example/token\n",
+      {{"MQTT_USERNAME", "svc"},
+       {"MQTT_PASSWORD", "pw"},
+       {"OIDC_CLIENT_ID", "dt-service"},
+       {"OIDC_CLIENT_SECRET", "s3cret"},
+       {"OIDC_BASE_URL", "https://idp.example/realms/celine"}});
+  EXPECT_TRUE(result.diagnostics.empty()) << dump(result);  // no "ignored" warning either
+  EXPECT_EQ(result.config.brokers.at("b").username, "");
+  EXPECT_EQ(result.config.brokers.at("b").password, "");
+  const auto& kc = result.config.token_providers.at("kc");
+  EXPECT_EQ(kc.client_id, "dt-service");
+  EXPECT_EQ(kc.client_secret, "s3cret");
+  EXPECT_EQ(kc.base_url, "");  // token_url makes discovery unnecessary
+}
+
+TEST(ConfigCelineEnv, OidcVariablesCompleteAProvider) {
+  auto result = load(
+      "token_providers:\n  kc: {scope: openid}\n",
+      {{"OIDC_BASE_URL", "https://idp.example/realms/celine"}, {"OIDC_CLIENT_ID", "dt-service"}});
+  EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
+  EXPECT_EQ(result.config.token_providers.at("kc").base_url, "https://idp.example/realms/celine");
+  auto missing = load("token_providers:\n  kc: {scope: openid}\n");
+  EXPECT_NE(dump(missing).find("or OIDC_BASE_URL"), std::string::npos) << dump(missing);
+  EXPECT_NE(dump(missing).find("or OIDC_CLIENT_ID"), std::string::npos) << dump(missing);
+  auto bad = load("token_providers:\n  kc: {client_id: x}\n", {{"OIDC_BASE_URL", "idp"}});
+  ASSERT_FALSE(bad.diagnostics.empty());
+  EXPECT_EQ(bad.diagnostics.front().format(),
+            "brokers.yaml:2:3: error: token_providers.kc.base_url: OIDC_BASE_URL: expected an "
+            "http:// or https:// URL, got \"idp\"");
+}
+
+// ---- seed 002 subscription defaults --------------------------------------------
+
+TEST(ConfigSubDefaults, QosAndSharedSubscriptionsAreRead) {
+  auto result = load(
+      "brokers:\n  b:\n    config:\n      qos: 1\n      use_shared_subscriptions: true\n"
+      "      shared_group: bre\n");
+  EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
+  const auto& b = result.config.brokers.at("b");
+  EXPECT_EQ(b.qos, 1);
+  EXPECT_TRUE(b.use_shared_subscriptions);
+  EXPECT_EQ(b.shared_group, "bre");
+  EXPECT_EQ(load("brokers:\n  b: {}\n").config.brokers.at("b").qos, std::nullopt);
+}
+
+TEST(ConfigSubDefaults, BadValuesAreErrors) {
+  EXPECT_EQ(only(load("brokers:\n  b:\n    config: {qos: 3}\n")).format(),
+            "brokers.yaml:3:19: error: brokers.b.config.qos: expected integer 0..2, got \"3\"");
+  EXPECT_EQ(only(load("brokers:\n  b:\n    config: {use_shared_subscriptions: true}\n")).format(),
+            "brokers.yaml:3:40: error: brokers.b.config.use_shared_subscriptions: true needs a "
+            "shared_group");
+  EXPECT_EQ(only(load("brokers:\n  b:\n    config: {shared_group: a/b}\n")).format(),
+            "brokers.yaml:3:28: error: brokers.b.config.shared_group: a group name cannot hold "
+            "'/', '+' or '#', got \"a/b\"");
+}
+
+// ---- hostile files ----------------------------------------------------------------
+
+TEST(ConfigHostile, InvalidUtf8IsAnErrorAtTheByte) {
+  auto result = load("brokers:\n  b:\n    config:\n      topic_prefix: \"ab\xff\"\n");
+  EXPECT_EQ(only(result).format(),
+            "brokers.yaml:4:24: error: invalid UTF-8 (byte 0xff): YAML files must be UTF-8");
+  // Overlong forms and surrogates are invalid too; each line is reported.
+  result = load(
+      "brokers:\n  b:\n    config:\n      host: \"\xc0\xaf\"\n      topic_prefix: "
+      "\"\xed\xa0\x80\"\n");
+  EXPECT_EQ(formatted(result),
+            (std::vector<std::string>{
+                "brokers.yaml:4:14: error: invalid UTF-8 (byte 0xc0): YAML files must be UTF-8",
+                "brokers.yaml:5:22: error: invalid UTF-8 (byte 0xed): YAML files must be UTF-8"}));
+  // Valid multi-byte text passes.
+  EXPECT_TRUE(load("brokers:\n  b:\n    config: {topic_prefix: \"célïne/€/𝄞\"}\n").ok());
+}
+
+TEST(ConfigHostile, InvalidUtf8FromTheEnvironmentNamesTheField) {
+  auto d = only(load("brokers:\n  b:\n    config: {topic_prefix: \"${P}\"}\n", {{"P", "x\xfe"}}));
+  EXPECT_EQ(d.format(),
+            "brokers.yaml:3:28: error: brokers.b.config.topic_prefix: value is not "
+            "valid UTF-8 after ${VAR} expansion (check the variables it uses)");
+}
+
+TEST(ConfigHostile, DeepNestingSaysSo) {
+  std::string yaml =
+      "brokers:\n  b:\n    x-deep: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  auto d = only(load(yaml));
+  EXPECT_NE(d.message.find("nesting too deep"), std::string::npos) << d.format();
+  EXPECT_EQ(d.message.find("bad file"), std::string::npos) << d.format();
+}
+
+TEST_F(ConfigFiles, OversizedFileIsRefusedBeforeParsing) {
+  std::string yaml = "brokers:\n  b: {}\n";
+  yaml += "x-padding: \"" + std::string(kMaxConfigBytes, 'a') + "\"\n";
+  auto path = write("big.yaml", yaml);
+  auto result = load_file(path, options());
+  EXPECT_EQ(only(result).format(), path +
+                                       ": error: config file too large (over 1 MiB; a "
+                                       "brokers.yaml is a few kilobytes)");
+  // Just under the limit still loads.
+  yaml.resize(kMaxConfigBytes - 2);
+  EXPECT_TRUE(load_file(write("ok.yaml", yaml + "\"\n"), options()).ok());
 }

@@ -2,7 +2,13 @@
 // Broker resolution (lib/target/target.cpp): --url handling never repeats a password.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <initializer_list>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dtbus/cli/command.hpp"
 #include "dtbus/core/error.hpp"
@@ -45,6 +51,81 @@ TEST(MqttBroker, UrlGivesHostPortUserAndTls) {
   EXPECT_EQ(target.connection.host, "broker.example.org");
   EXPECT_EQ(target.connection.port, 8883);
   EXPECT_TRUE(target.connection.tls.enabled);
+}
+
+// Sets environment variables for one test, restoring them after.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
+    for (const auto& [name, value] : vars) {
+      const char* old = std::getenv(name);
+      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      if (value) {
+        ::setenv(name, value, 1);
+      } else {
+        ::unsetenv(name);
+      }
+    }
+  }
+  ~ScopedEnv() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST(CelineEnvironment, NamesTheBrokerWithoutAConfig) {
+  ScopedEnv env{{"MQTT_HOST", "mqtt.internal"},
+                {"MQTT_PORT", "2883"},
+                {"MQTT_USERNAME", "svc"},
+                {"MQTT_PASSWORD", "pw"}};
+  auto target = dtbus::target::resolve({}, "test", {});
+  EXPECT_EQ(target.connection.host, "mqtt.internal");
+  EXPECT_EQ(target.connection.port, 2883);
+  ASSERT_NE(target.connection.credentials, nullptr);
+  // Flags win.
+  dtbus::GlobalOptions options;
+  options.host = "other";
+  options.port = 1884;
+  target = dtbus::target::resolve(options, "test", {});
+  EXPECT_EQ(target.connection.host, "other");
+  EXPECT_EQ(target.connection.port, 1884);
+}
+
+TEST(CelineEnvironment, PasswordWithoutUsernameIsIgnoredNotAnError) {
+  ScopedEnv env{{"MQTT_HOST", nullptr},
+                {"MQTT_PORT", nullptr},
+                {"MQTT_USERNAME", nullptr},
+                {"MQTT_PASSWORD", "pw"}};
+  auto target = dtbus::target::resolve({}, "test", {});
+  EXPECT_EQ(target.connection.credentials, nullptr);  // anonymous
+  // Given on the command line, it is still a usage error.
+  dtbus::GlobalOptions options;
+  options.password = "flag-pw";
+  try {
+    dtbus::target::resolve(options, "test", {});
+    ADD_FAILURE() << "no error for -P without -u";
+  } catch (const dtbus::Error& e) {
+    EXPECT_EQ(e.exit_status(), 2);
+  }
+}
+
+TEST(CelineEnvironment, BadPortIsAConfigError) {
+  ScopedEnv env{{"MQTT_PORT", "abc"}};
+  try {
+    dtbus::target::resolve({}, "test", {});
+    ADD_FAILURE() << "no error for MQTT_PORT=abc";
+  } catch (const dtbus::Error& e) {
+    EXPECT_EQ(e.exit_status(), 3);
+    EXPECT_EQ(std::string(e.what()), "MQTT_PORT: expected integer 1..65535, got \"abc\"");
+  }
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dtbus/commands/config/config_command.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -64,6 +67,29 @@ ConnectOutcome try_connect(const GlobalOptions& globals, const dtbus::config::Co
   return outcome;
 }
 
+// Every TLS entry that skips certificate checks is reported (commands warn once, for the broker
+// they use); --strict makes it an error like any warning.
+void add_insecure_warnings(dtbus::config::LoadResult& result, bool strict) {
+  using Severity = dtbus::config::Diagnostic::Severity;
+  auto& all = result.diagnostics;
+  for (const auto& name : result.config.broker_order) {
+    const auto& b = result.config.brokers.at(name);
+    if (!b.use_tls || b.verify_cert) continue;
+    auto at = b.set_at.find("verify_cert");
+    all.push_back({strict ? Severity::error : Severity::warning,
+                   "brokers." + name + ".config.verify_cert",
+                   at != b.set_at.end() ? at->second : b.location,
+                   "TLS certificate verification is off: the broker's identity is not checked"});
+  }
+  // Keep document order (lines without a number last), as the loader does.
+  auto key = [](const dtbus::config::Diagnostic& d) {
+    return std::make_pair(d.where.line == 0 ? std::numeric_limits<int>::max() : d.where.line,
+                          d.where.column);
+  };
+  std::stable_sort(all.begin(), all.end(),
+                   [&](const auto& a, const auto& b) { return key(a) < key(b); });
+}
+
 }  // namespace
 
 int test(const GlobalOptions& globals, const TestOptions& options, const std::string& format) {
@@ -78,6 +104,7 @@ int test(const GlobalOptions& globals, const TestOptions& options, const std::st
   load_options.strict = options.strict;
   auto result = dtbus::config::load_file(*lookup.path, load_options);
   const auto& cfg = result.config;
+  add_insecure_warnings(result, options.strict);
   bool valid = result.ok();
   bool color = globals.color_stdout();
 

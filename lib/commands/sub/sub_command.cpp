@@ -332,13 +332,18 @@ class Command {
     if (o_.format_template) template_.emplace(*o_.format_template);
     target_ = target::resolve(globals_, "sub");
     auto& settings = target_.connection;
+    // The broker entry's defaults (seed 002: qos, use_shared_subscriptions + shared_group); the
+    // flags override them.
+    const auto& entry = target_.broker;
+    std::string share = o_.share;
+    if (share.empty() && entry && entry->use_shared_subscriptions) share = entry->shared_group;
     for (const auto& filter : o_.filters) {
       std::string full = settings.prefixed(filter);
       topic::require_filter(full);
-      if (!o_.share.empty()) full = "$share/" + o_.share + "/" + full;
+      if (!share.empty()) full = "$share/" + share + "/" + full;
       filters_.push_back(full);
     }
-    qos_ = o_.qos.value_or(o_.session.empty() ? 0 : 1);
+    qos_ = o_.qos.value_or(entry && entry->qos ? *entry->qos : o_.session.empty() ? 0 : 1);
     if (!o_.session.empty()) {
       // Durable: the broker keeps the subscription and queues QoS>=1 messages while we are away.
       settings.client_id = o_.session;
