@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string_view>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -91,11 +92,27 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
       ->group(kGlobalGroup);
 }
 
+// %* in the log pattern: the message with control bytes escaped, as print_error does, since
+// warnings carry topics, broker strings and file names from outside.
+class EscapedMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    std::string text = escape_controls(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<EscapedMessage>();
+  }
+};
+
 void setup_logging(const std::string& command, const GlobalOptions& g) {
   auto mode = g.color_stderr() ? spdlog::color_mode::always : spdlog::color_mode::never;
   auto logger = std::make_shared<spdlog::logger>(
       "dtbus", std::make_shared<spdlog::sinks::stderr_color_sink_mt>(mode));
-  logger->set_pattern("dtbus " + command + ": %^%l%$: %v");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<EscapedMessage>('*').set_pattern("dtbus " + command + ": %^%l%$: %*");
+  logger->set_formatter(std::move(formatter));
   spdlog::level::level_enum level = spdlog::level::warn;
   if (g.quiet) level = spdlog::level::err;
   if (g.verbosity == 1) level = spdlog::level::info;

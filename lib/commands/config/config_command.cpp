@@ -13,6 +13,7 @@
 #include "dtbus/core/error.hpp"
 #include "dtbus/mqtt/connection.hpp"
 #include "dtbus/target/target.hpp"
+#include "dtbus/util/interrupt.hpp"
 #include "dtbus/util/json.hpp"
 #include "dtbus/util/terminal.hpp"
 
@@ -61,6 +62,7 @@ ConnectOutcome try_connect(const GlobalOptions& globals, const dtbus::config::Co
     connection.disconnect();
     outcome.ok = true;
   } catch (const Error& e) {
+    if (e.code() == ExitCode::interrupted) throw;  // the run ends, not just this broker's check
     outcome.error = e.what();
     outcome.code = e.code();
   }
@@ -122,6 +124,7 @@ int test(const GlobalOptions& globals, const TestOptions& options, const std::st
     }
   }
 
+  if (options.connect) interrupt::install();  // SIGINT/SIGTERM while connecting: 130, one line
   ExitCode exit = valid ? ExitCode::ok : ExitCode::config;
   json report = {{"file", *lookup.path},
                  {"valid", valid},

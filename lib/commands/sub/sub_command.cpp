@@ -266,7 +266,14 @@ class Command {
       Inbox& inbox;
       ~CloseInbox() { inbox.close(); }
     } close_inbox{inbox_};
-    connection.connect();  // a durable session's backlog may flow from here on
+    try {
+      connection.connect();  // a durable session's backlog may flow from here on
+    } catch (const Error& e) {
+      // SPEC §2: sub ends with 0 on SIGINT/SIGTERM, also before it was connected.
+      if (e.code() != ExitCode::interrupted) throw;
+      if (record_ != nullptr) std::fclose(record_);
+      return 0;
+    }
     std::vector<mqtt::Subscription> subscriptions;
     for (const auto& filter : filters_) {
       mqtt::Subscription s;
