@@ -60,7 +60,10 @@ struct Event {
 // A broker that does not announce its maximum packet size (MQTT 3.1.1) closes the connection
 // when a packet exceeds it, and libmosquitto sends that message again first after every
 // reconnect. A QoS>0 message that is the oldest unacknowledged one when the connection is lost
-// this many times in a row, each time soon after a reconnect, is treated as refused.
+// this many times in a row, each time soon after a reconnect, is suspected; it is refused only
+// when a fresh connection carrying it alone is closed too. (The close can be a reset that
+// discards PUBACKs already sent for earlier messages, so the oldest unacknowledged one is not
+// always the culprit.)
 constexpr int kDropsBeforeRefusal = 3;
 constexpr std::chrono::seconds kSoonAfterReconnect{5};
 
@@ -180,6 +183,9 @@ struct Publisher::Impl {
   Clock::time_point connected_at = Clock::now();
   uint64_t suspect_sequence = 0;
   int suspect_drops = 0;
+  // The suspect, sent alone on a fresh link; every other pending message is held (mid -1) until
+  // it is acknowledged or the link is lost.
+  std::optional<uint64_t> probing;
   DeliveryReport report;
   Clock::time_point started = Clock::now();
   Clock::time_point last_progress = Clock::now();
@@ -258,6 +264,16 @@ struct Publisher::Impl {
   bool connection_lost(Clock::time_point at) {
     if (!connected_since_loss) return false;  // a reconnect attempt that failed
     connected_since_loss = false;
+    if (probing) {
+      std::optional<size_t> suspect = slot_with_sequence(*probing);
+      probing.reset();
+      if (suspect) {
+        refuse_and_replace_link(*suspect);
+      } else {
+        replace_link_and_resend();
+      }
+      return true;
+    }
     std::optional<size_t> oldest;
     for (size_t i = 0; i < slots.size(); ++i) {
       const Slot& slot = slots[i];
@@ -280,8 +296,20 @@ struct Publisher::Impl {
     }
     if (suspect_drops < kDropsBeforeRefusal) return false;
     suspect_drops = 0;
-    refuse_and_replace_link(*oldest);
+    probing = sequence;
+    spdlog::warn(
+        "the broker closed the connection {} times soon after a reconnect; sending the "
+        "oldest unacknowledged message alone to see whether it is the cause",
+        kDropsBeforeRefusal);
+    replace_link_and_resend();
     return true;
+  }
+
+  std::optional<size_t> slot_with_sequence(uint64_t sequence) const {
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (slots[i].busy && slots[i].sequence == sequence) return i;
+    }
+    return std::nullopt;
   }
 
   // libmosquitto would send the refused message again after every reconnect, and cannot be told
@@ -290,14 +318,20 @@ struct Publisher::Impl {
   void refuse_and_replace_link(size_t index) {
     OutgoingMessage refused = slots[index].message;
     slot_of_mid[static_cast<size_t>(slots[index].mid)] = -1;
-    refused_now(refused, "the broker closed the connection each time the message was sent (" +
-                             std::to_string(kDropsBeforeRefusal) +
-                             " times): larger than its maximum packet size?");
+    refused_now(refused,
+                "the broker closed the connection each time the message was sent, also when it "
+                "was sent alone: larger than its maximum packet size?");
     release(index, false);
     report.published--;  // the broker never took it: refused, as when the link refuses at once
+    spdlog::warn("connecting to {} again without that message", link->settings().describe());
+    replace_link_and_resend();
+  }
+
+  // A new link (the old one's thread has ended: no more events from it) takes the pending
+  // messages in publish order; while probing, only the suspect.
+  void replace_link_and_resend() {
     mqtt::ConnectionSettings settings = link->settings();
-    spdlog::warn("connecting to {} again without that message", settings.describe());
-    link.reset();  // its thread has ended: no more events from it
+    link.reset();
     {
       std::lock_guard lock(mutex);
       events.clear();
@@ -324,9 +358,20 @@ struct Publisher::Impl {
     connected_since_loss = true;
     connected_at = Clock::now();
     epoch++;
+    for (Slot& slot : slots) {
+      if (slot.busy) slot.mid = -1;  // ids of the old link
+    }
+    resend_pending();
+  }
+
+  // Publishes the pending messages that have no id on the current link, in publish order (all of
+  // them after a new link; the held ones after a probe). While probing, only the suspect.
+  void resend_pending() {
     std::vector<size_t> pending;
     for (size_t i = 0; i < slots.size(); ++i) {
-      if (slots[i].busy) pending.push_back(i);
+      if (slots[i].busy && slots[i].mid < 0 && (!probing || slots[i].sequence == *probing)) {
+        pending.push_back(i);
+      }
     }
     std::sort(pending.begin(), pending.end(),
               [&](size_t a, size_t b) { return slots[a].sequence < slots[b].sequence; });
@@ -358,6 +403,7 @@ struct Publisher::Impl {
               (reason == kReasonPacketIdNotFound && slot.message.qos == 2);
     last_progress = Clock::now();
     if (slot.sequence == suspect_sequence) suspect_drops = 0;
+    bool probe_answered = probing && slot.sequence == *probing;
     if (ok) {
       report.acknowledged++;
     } else {
@@ -366,6 +412,10 @@ struct Publisher::Impl {
       save_failed(slot.message, why);
     }
     release(static_cast<size_t>(index), ok);
+    if (probe_answered) {  // it was not the cause: the held messages follow, in order
+      probing.reset();
+      resend_pending();
+    }
   }
 
   static std::string reason_text(int reason) { return mqtt::reason_text(reason); }
@@ -384,6 +434,7 @@ struct Publisher::Impl {
   // QoS 0 packets queued on a connection that dropped were discarded unwritten: send them again.
   void resend_unwritten_qos0() {
     epoch++;
+    if (probing) return;  // the suspect travels alone; the held ones follow it
     for (size_t i = 0; i < slots.size(); ++i) {
       Slot& slot = slots[i];
       if (!slot.busy || slot.message.qos != 0 || slot.epoch >= epoch) continue;
@@ -589,6 +640,15 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   slot.sequence = impl.next_sequence++;
   const OutgoingMessage& m = slot.message;
   int mid = 0;
+  if (impl.probing) {  // held, sent in order after the probe (see Impl::probing)
+    impl.free_slots.pop_back();
+    slot.busy = true;
+    slot.mid = -1;
+    slot.on_done = std::move(on_done);
+    impl.in_flight++;
+    impl.report.published++;
+    return;
+  }
   try {
     mid = impl.link->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
   } catch (const Error& e) {
