@@ -639,18 +639,9 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   slot.epoch = impl.epoch;
   slot.sequence = impl.next_sequence++;
   const OutgoingMessage& m = slot.message;
-  int mid = 0;
-  if (impl.probing) {  // held, sent in order after the probe (see Impl::probing)
-    impl.free_slots.pop_back();
-    slot.busy = true;
-    slot.mid = -1;
-    slot.on_done = std::move(on_done);
-    impl.in_flight++;
-    impl.report.published++;
-    return;
-  }
+  int mid = -1;  // stays -1 while probing: held, sent in order after the probe (Impl::probing)
   try {
-    mid = impl.link->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+    if (!impl.probing) mid = impl.link->publish(m.topic, m.payload, m.qos, m.retain, m.properties);
   } catch (const Error& e) {
     OutgoingMessage refused = std::move(slot.message);
     slot.message = OutgoingMessage{};
@@ -671,7 +662,7 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   slot.busy = true;
   slot.mid = mid;
   slot.on_done = std::move(on_done);
-  impl.slot_of_mid[static_cast<size_t>(mid)] = static_cast<int32_t>(index);
+  if (mid >= 0) impl.slot_of_mid[static_cast<size_t>(mid)] = static_cast<int32_t>(index);
   impl.in_flight++;
   impl.report.published++;
 }
