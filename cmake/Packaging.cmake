@@ -46,7 +46,7 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/deb/triggers)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # Only for building against libdtbus (`pkg-config --cflags --libs dtbus`): see lib/dtbus.pc.in.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
-    "pkg-config, nlohmann-json3-dev, libcli11-dev, libmosquitto-dev, libssl-dev, libyaml-cpp-dev, libspdlog-dev")
+    "pkg-config, nlohmann-json3-dev, libcli11-dev, libmosquitto-dev, libssl-dev, libyaml-cpp-dev")
 
 # /usr/share/doc/dtbus/copyright, in Debian's machine-readable format (DEP-5). The Apache-2.0 text
 # itself is not shipped: Debian has it in /usr/share/common-licenses (base-files). It also carries

@@ -41,7 +41,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from pub' -l correlation-id -d 'cor
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l on-invalid -d 'Invalid JSON where JSON is required: fail (exit 2 naming the line) or skip (report, go on)' -x -a 'fail skip'
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l failed-out -d 'Where messages not delivered go, as --jsonl records, mode 0600; created before publishing (default ./dtbus-pub-failed-<pid>.jsonl)' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l timeout -d 'Give up after S seconds without acknowledgement progress (exit 7)' -x
-complete -c dtbus -n '__fish_seen_subcommand_from pub' -l window -d 'Messages in flight before waiting for acknowledgements (default 1024)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l window -d 'Messages in flight before waiting for acknowledgements (default 64)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s m -l message -d 'Publish MSG as one message' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s f -l file -d 'Publish the whole file as one message' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s s -l stdin -d 'Publish all of stdin as one message'
@@ -87,7 +87,7 @@ complete -c dtbus-pub -l correlation-id -d 'correlation_id of the dt envelope' -
 complete -c dtbus-pub -l on-invalid -d 'Invalid JSON where JSON is required: fail (exit 2 naming the line) or skip (report, go on)' -x -a 'fail skip'
 complete -c dtbus-pub -l failed-out -d 'Where messages not delivered go, as --jsonl records, mode 0600; created before publishing (default ./dtbus-pub-failed-<pid>.jsonl)' -r -F
 complete -c dtbus-pub -l timeout -d 'Give up after S seconds without acknowledgement progress (exit 7)' -x
-complete -c dtbus-pub -l window -d 'Messages in flight before waiting for acknowledgements (default 1024)' -x
+complete -c dtbus-pub -l window -d 'Messages in flight before waiting for acknowledgements (default 64)' -x
 complete -c dtbus-pub -s m -l message -d 'Publish MSG as one message' -x
 complete -c dtbus-pub -s f -l file -d 'Publish the whole file as one message' -r -F
 complete -c dtbus-pub -s s -l stdin -d 'Publish all of stdin as one message'

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // dtbus config: validate, show and locate brokers.yaml.
+#include "builtin_mains.hpp"
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/config/config_command.hpp"
 
-int main(int argc, char** argv) {
+int dtbus::tools::config_main(int argc, char** argv) {
   dtbus::cli::Command command("config");
   CLI::App& app = command.app();
   app.require_subcommand(1);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // dtbus dlq: capture, inspect and recover dead-lettered events (SPEC §4 `dtbus dlq`).
+#include "builtin_mains.hpp"
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/dlq/dlq_command.hpp"
 
@@ -29,7 +30,7 @@ void add_filters(CLI::App* app, dtbus::dlq::FilterOptions& f, bool with_ids) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int dtbus::tools::dlq_main(int argc, char** argv) {
   dtbus::cli::Command command("dlq");
   CLI::App& app = command.app();
   app.require_subcommand(1);

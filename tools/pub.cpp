@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // dtbus pub: publish messages (SPEC §4).
+#include "builtin_mains.hpp"
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/pub/pub_command.hpp"
 
-int main(int argc, char** argv) {
+int dtbus::tools::pub_main(int argc, char** argv) {
   dtbus::cli::Command command("pub");
   CLI::App& app = command.app();
   // -q is the QoS here (as in mosquitto_pub/sub); quiet stays available as --quiet.
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
       ->type_name("S")
       ->check(CLI::PositiveNumber);
   app.add_option("--window", o.window,
-                 "Messages in flight before waiting for acknowledgements (default 1024)")
+                 "Messages in flight before waiting for acknowledgements (default " +
+                     std::to_string(dtbus::delivery::kDefaultWindow) + ")")
       ->type_name("N")
       ->check(CLI::Range(1, 16384));
   return command.run(argc, argv,

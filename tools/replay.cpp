@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // dtbus replay: put recorded messages back on the bus, with their original timing or faster.
+#include "builtin_mains.hpp"
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/replay/replay_command.hpp"
 
-int main(int argc, char** argv) {
+int dtbus::tools::replay_main(int argc, char** argv) {
   dtbus::cli::Command command("replay");
   CLI::App& app = command.app();
   dtbus::commands::replay::Options options;

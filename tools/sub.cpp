@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // dtbus sub: subscribe and print messages (SPEC §4).
+#include "builtin_mains.hpp"
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/sub/sub_command.hpp"
 
-int main(int argc, char** argv) {
+int dtbus::tools::sub_main(int argc, char** argv) {
   dtbus::cli::Command command("sub");
   CLI::App& app = command.app();
   // -q is the QoS here (as in mosquitto_pub/sub); quiet stays available as --quiet.

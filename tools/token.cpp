@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // dtbus token: print an OAuth2 access token of a token provider.
+#include "builtin_mains.hpp"
 #include "dtbus/cli/command.hpp"
 #include "dtbus/commands/token/token_command.hpp"
 
-int main(int argc, char** argv) {
+int dtbus::tools::token_main(int argc, char** argv) {
   dtbus::cli::Command command("token");
   CLI::App& app = command.app();
   dtbus::commands::token::Options options;

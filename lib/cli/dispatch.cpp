@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -104,8 +105,7 @@ void print_help() {
   std::cout << "\nExit codes (man dtbus):\n" << util::wrap_list(codes, 2, 80) << "\n";
 }
 
-std::string capture(const fs::path& program, const std::string& arg) {
-  std::string command = "'" + program.string() + "' " + arg;
+std::string capture(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return {};
   std::string out;
@@ -116,7 +116,22 @@ std::string capture(const fs::path& program, const std::string& arg) {
   return out;
 }
 
-int completion(const std::vector<std::string>& args) {
+// How to ask a built-in command to describe its options: this executable with the command name,
+// or its own executable when it is not linked in.
+std::optional<std::string> spec_command(const std::string& name,
+                                        std::span<const BuiltinMain> builtins) {
+  bool linked_in = std::any_of(builtins.begin(), builtins.end(),
+                               [&](const BuiltinMain& b) { return b.name == name; });
+  if (linked_in) {
+    std::error_code ec;
+    auto self = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) return "'" + self.string() + "' " + name;
+  }
+  if (auto program = find_command(name)) return "'" + program->string() + "'";
+  return std::nullopt;
+}
+
+int completion(const std::vector<std::string>& args, std::span<const BuiltinMain> builtins) {
   std::string shell = args.empty() ? "" : args.front();
   if (shell != "bash" && shell != "zsh" && shell != "fish") {
     print_error("completion", "expected a shell: dtbus completion bash|zsh|fish");
@@ -124,11 +139,11 @@ int completion(const std::vector<std::string>& args) {
   }
   std::vector<docs::CommandSpec> specs;
   for (const auto& c : builtin_commands()) {
-    auto program = find_command(c.name);
-    if (!program) continue;
+    auto command = spec_command(c.name, builtins);
+    if (!command) continue;
     try {
       specs.push_back(
-          {c.name, c.summary, nlohmann::json::parse(capture(*program, "--dtbus-spec"))});
+          {c.name, c.summary, nlohmann::json::parse(capture(*command + " --dtbus-spec"))});
     } catch (const std::exception&) {
       print_error("completion", "dtbus-" + c.name + " did not describe its options");
       return 1;
@@ -138,29 +153,48 @@ int completion(const std::vector<std::string>& args) {
   return 0;
 }
 
-int run_command(const fs::path& program, const std::vector<std::string>& args) {
-  std::vector<char*> argv;
+// `args` point into the process's own argv, so that a command hiding a password there (-P)
+// hides it in /proc/<pid>/cmdline too.
+int run_command(const fs::path& program, std::vector<char*> args) {
   std::string name = program.string();
-  argv.push_back(name.data());
-  std::vector<std::string> copy = args;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  execv(program.c_str(), argv.data());
+  args.insert(args.begin(), name.data());
+  args.push_back(nullptr);
+  execv(program.c_str(), args.data());
   print_error("", "cannot run " + program.string() + ": " + std::strerror(errno));
   return 1;
 }
 
+int run_builtin(const BuiltinMain& builtin, std::vector<char*> args) {
+  std::string name = "dtbus-" + std::string(builtin.name);
+  args.insert(args.begin(), name.data());
+  int argc = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  return builtin.main(argc, args.data());
+}
+
+const BuiltinMain* find_builtin(std::string_view name, std::span<const BuiltinMain> builtins) {
+  for (const auto& builtin : builtins) {
+    if (builtin.name == name) return &builtin;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
-int dispatch(int argc, char** argv) {
-  std::vector<std::string> globals;
-  std::vector<std::string> rest;
+int dispatch(int argc, char** argv, std::span<const BuiltinMain> builtins) {
+  std::string_view invoked_as = argc > 0 ? argv[0] : "dtbus";
+  invoked_as = invoked_as.substr(invoked_as.rfind('/') + 1);
+  if (invoked_as.starts_with("dtbus-")) {
+    if (const auto* builtin = find_builtin(invoked_as.substr(6), builtins))
+      return builtin->main(argc, argv);
+  }
+  std::vector<char*> globals;
+  std::vector<char*> rest;
   std::string command;
-  const auto& with_value = global_options_with_value();
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (!command.empty()) {
-      rest.push_back(arg);
+      rest.push_back(argv[i]);
     } else if (arg == "--help" || arg == "-h") {
       print_help();
       return 0;
@@ -168,8 +202,10 @@ int dispatch(int argc, char** argv) {
       std::cout << "dtbus " << dtbus::version << "\n";
       return 0;
     } else if (arg.size() > 1 && arg[0] == '-') {
-      globals.push_back(arg);
+      globals.push_back(argv[i]);
       bool inline_value = arg.find('=') != std::string::npos;
+      // (Looked up only here: building the global options' parser costs a run that has none.)
+      const auto& with_value = global_options_with_value();
       if (!inline_value &&
           std::find(with_value.begin(), with_value.end(), arg) != with_value.end() &&
           i + 1 < argc) {
@@ -183,15 +219,19 @@ int dispatch(int argc, char** argv) {
     print_help();
     return globals.empty() ? 0 : 2;
   }
+  static char help_flag[] = "--help";
   if (command == "help") {
     if (rest.empty()) {
       print_help();
       return 0;
     }
     command = rest.front();
-    rest = {"--help"};
+    rest = {help_flag};
   }
-  if (command == "completion") return completion(rest);
+  if (command == "completion") return completion({rest.begin(), rest.end()}, builtins);
+  std::vector<char*> args = globals;
+  args.insert(args.end(), rest.begin(), rest.end());
+  if (const auto* builtin = find_builtin(command, builtins)) return run_builtin(*builtin, args);
   auto program = find_command(command);
   if (!program) {
     std::vector<std::string> names{"help", "completion"};
@@ -203,8 +243,6 @@ int dispatch(int argc, char** argv) {
                         "; see 'dtbus --help'");
     return 2;
   }
-  std::vector<std::string> args = globals;
-  args.insert(args.end(), rest.begin(), rest.end());
   return run_command(*program, args);
 }
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The `dtbus` front door: git-style dispatch to dtbus-<command> executables.
+// The `dtbus` front door: git-style dispatch. Built-in commands run in this process (one exec,
+// one dynamic link: `dtbus pub` costs what `dtbus-pub` costs); anything else is a dtbus-<command>
+// executable beside this one or on PATH (plugins), which is exec'd.
 #pragma once
 
-#include <string>
-#include <vector>
+#include <span>
+#include <string_view>
 
 #include "dtbus/util/export.hpp"
 
@@ -11,10 +13,17 @@ DTBUS_PUBLIC_BEGIN
 
 namespace dtbus::cli {
 
-// Runs `dtbus ARGS`: --help, --version, help CMD, completion SHELL, or execs dtbus-CMD (beside
-// this executable first, then PATH) with the global options passed through. Returns the exit
-// status when it does not exec.
-int dispatch(int argc, char** argv);
+// A built-in command linked into the executable: its name and its main().
+struct BuiltinMain {
+  std::string_view name;
+  int (*main)(int argc, char** argv);
+};
+
+// Runs `dtbus ARGS`: --help, --version, help CMD, completion SHELL, a built-in command of
+// `builtins` in-process, or execs dtbus-CMD (beside this executable first, then PATH) with the
+// global options passed through. Invoked as `dtbus-CMD` (a link to the executable), runs CMD.
+// Returns the exit status when it does not exec.
+int dispatch(int argc, char** argv, std::span<const BuiltinMain> builtins);
 
 }  // namespace dtbus::cli
 

@@ -418,6 +418,10 @@ struct Connection::Impl {
     if (reconnect) {
       spdlog::info("reconnected to {} (session {})", impl->settings.describe(),
                    session_present ? "kept" : "new");
+    } else if (!spdlog::should_log(spdlog::level::trace)) {
+      // With a log callback set, libmosquitto formats a line for every packet (a third of the
+      // instructions of a QoS 1 publish); after the first connect only -vvv reads them.
+      mosquitto_log_callback_set(impl->mosq, nullptr);
     }
     for (const auto& s : resubscribe) impl->send_subscribe(s, nullptr);
     if (impl->handlers.on_connect) impl->handlers.on_connect(session_present, reconnect);

@@ -164,11 +164,12 @@ sub_small() {
 
 @test "--failed-out on a full disk: whole records only, one error line, an honest count, never exit 0 or 7" {
   mount_tmpfs 64k
-  # Fill it, then free 6 KB: room for a few dozen records of the 300 to save.
+  # Fill it, then free 6 KB: room for a few dozen records of the 300 to save. (A window above 300
+  # puts all 300 in flight before the broker freezes.)
   dd if=/dev/zero of="$MNT/fill" bs=1k 2>/dev/null || true
   truncate -s -6k "$MNT/fill"
   seq -f "$T-%g-padding-padding-padding-padding-padding-padding" 1 300 >in.txt
-  bg_start PUB bash -c "(until [ -e go ]; do sleep 0.05; done; cat in.txt) | exec dtbus pub -i $T-pub -t $T/o -l -q 1 --timeout 1 --failed-out $MNT/failed.jsonl -o json"
+  bg_start PUB bash -c "(until [ -e go ]; do sleep 0.05; done; cat in.txt) | exec dtbus pub -i $T-pub -t $T/o -l -q 1 --window 1024 --timeout 1 --failed-out $MNT/failed.jsonl -o json"
   wait_for_line "$BROKER_MAIN_LOG" "$T-pub"
   broker_pause main
   PAUSED=1

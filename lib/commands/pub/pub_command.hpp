@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dtbus/commands/invocation.hpp"
+#include "dtbus/delivery/publisher.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
@@ -36,7 +37,7 @@ struct Options {
   std::string on_invalid = "fail";  // fail|skip
   std::string failed_out;
   double timeout = 60;
-  size_t window = 1024;
+  size_t window = delivery::kDefaultWindow;
 };
 
 // Runs the command; returns the exit status (throws dtbus::Error for failures).
