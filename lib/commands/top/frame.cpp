@@ -248,10 +248,11 @@ std::vector<Row> visible_rows(const Model& model, const ViewState& state, int64_
         break;
       case Sort::rate:
         std::sort(children.begin(), children.end(), [&](const Node* a, const Node* b) {
-          double ra = rate_1s(*a, now_second), rb = rate_1s(*b, now_second);
-          if (ra != rb) return ra > rb;
+          // The minute first: it orders the rows steadily, the last second breaks ties.
           double ma = rate_1m(*a, now_second), mb = rate_1m(*b, now_second);
           if (ma != mb) return ma > mb;
+          double ra = rate_1s(*a, now_second), rb = rate_1s(*b, now_second);
+          if (ra != rb) return ra > rb;
           return natural_less(a->name, b->name);
         });
         break;
@@ -408,15 +409,17 @@ std::vector<Line> compose(const Model& model, ViewState& state, const FrameConte
   };
 
   // Title.
-  std::string title = "dtbus top · " + context.where + " · " + context.filters + " · " +
-                      std::to_string(model.topics()) + " topics · " + count_text(model.messages()) +
-                      " msgs · " + rate_text(rate_1s(model.root(), second)) + " msg/s · sort " +
+  // What changes first, where and what last: a narrow screen cuts the end.
+  std::string title = "dtbus top · " + std::to_string(model.topics()) + " topics · " +
+                      count_text(model.messages()) + " msgs · " +
+                      rate_text(rate_1s(model.root(), second)) + " msg/s · sort " +
                       sort_name(state.sort);
   if (!state.filter.empty()) title += " · filter \"" + state.filter + "\"";
   if (state.paused) title += " · PAUSED";
   if (!context.connected) title += " · reconnecting";
   if (model.untracked() > 0)
     title += " · " + count_text(model.untracked()) + " msgs on topics beyond --max-topics";
+  title += " · " + context.where + " · " + context.filters;
   add(title, Style::title);
   std::string sys = model.sys().line();
   if (!sys.empty() && height >= 12) add("$SYS " + sys, Style::sys);

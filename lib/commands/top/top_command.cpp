@@ -77,8 +77,8 @@ int run(const Invocation& invocation, const Options& o) {
     std::string full = target.connection.prefixed(filter);
     topic::require_filter(full);
     full_filters.push_back(full);
-    // QoS 2: messages come with the QoS they were published with, which the QR column shows.
-    subscriptions.push_back({full, 2, false, false, 0});
+    // QoS 2 and (MQTT 5) retain as published: the QR column shows how each message was published.
+    subscriptions.push_back({full, 2, false, true, 0});
   }
   bool sys_in_tree = std::any_of(full_filters.begin(), full_filters.end(),
                                  [](const std::string& f) { return f.rfind("$SYS", 0) == 0; });
