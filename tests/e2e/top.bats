@@ -16,7 +16,9 @@ setup() {
   dtbus_isolate_env
   T=t$BATS_TEST_NUMBER
   P=$BROKER_MAIN_PORT
-  TMUX_SOCKET=dtbus-top-$$-$BATS_TEST_NUMBER
+  # tmux puts its sockets under $TMUX_TMPDIR: the test's directory, removed with it.
+  export TMUX_TMPDIR=$BATS_TEST_TMPDIR
+  TOP_SOCKETS=()
   write_config "$XDG_CONFIG_HOME/dtbus/brokers.yaml" <<EOF
 brokers:
   main:
@@ -29,11 +31,15 @@ EOF
 }
 
 teardown() {
-  tm kill-server 2>/dev/null || true
+  local socket
+  for socket in "${TOP_SOCKETS[@]}"; do
+    tmux -L "$socket" kill-server 2>/dev/null || true
+  done
   cleanup_all
 }
 
-tm() { tmux -L "$TMUX_SOCKET" -f /dev/null "$@"; }
+# tmux on the server of the last top_start (each start has its own -L socket).
+tm() { tmux -L "${TOP_SOCKETS[-1]}" -f /dev/null "$@"; }
 mpub() { mosquitto_pub -h 127.0.0.1 -p "$P" "$@"; }
 
 # top_start ARGS... — `dtbus top ARGS` in an 80x24 tmux session named top; its exit status goes
@@ -42,6 +48,7 @@ top_start() {
   printf '%s\n' '#!/usr/bin/env bash' 'echo $$ >shell.pid' 'dtbus top "$@"' 'echo $? >rc' >run-top
   chmod +x run-top
   rm -f rc shell.pid
+  TOP_SOCKETS+=("dtbus-top-$BATS_TEST_NUMBER-${#TOP_SOCKETS[@]}")
   tm new-session -d -s top -x 80 -y 24 -c "$PWD" ./run-top "$@"
   wait_screen 'q quit'
 }
@@ -51,6 +58,8 @@ top_pid() { pgrep -P "$(cat shell.pid)"; }
 
 screen() { tm capture-pane -p -t top 2>/dev/null; }
 screen_has() { screen | grep -qE -- "$1"; }
+# (a function, not `! screen_has` in a test: bash's errexit ignores a negated command)
+screen_lacks() { ! screen_has "$1"; }
 # wait_screen REGEX [TIMEOUT]: polls the screen until a line matches; shows the screen if not.
 wait_screen() {
   wait_until "${2:-10}" screen_has "$1" || {
@@ -99,7 +108,7 @@ line_of() { screen | grep -nE -- "$1" | head -1 | cut -d: -f1; }
   keys / f a s Enter
   wait_screen 'filter "fas"'
   screen_has ' fast '
-  ! screen_has ' slow '
+  screen_lacks ' slow '
   keys Escape
   wait_screen ' slow '
 }
@@ -148,7 +157,7 @@ line_of() { screen | grep -nE -- "$1" | head -1 | cut -d: -f1; }
   broker_wait_subscribed main "$T/#"
   mpub -t "$T/s" -m "$long"
   wait_screen '"reading":"a value long.*…'
-  ! screen_has '"n":1\}'
+  screen_lacks '"n":1\}'
   tm resize-window -t top -x 160 -y 40
   wait_screen '"reading":"a value long enough to be cut at eighty columns","n":1\}'
   (($(screen | wc -l) == 40))
@@ -163,17 +172,22 @@ line_of() { screen | grep -nE -- "$1" | head -1 | cut -d: -f1; }
   wait_screen '^\$SYS mosquitto version [0-9.]+ · ' 15
 }
 
+# The screen with its SGR escapes, kept in ./screen-N.txt for a failure's report.
+screen_sgr() { tm capture-pane -e -p -t top | tee "screen-${#TOP_SOCKETS[@]}.txt"; }
+sgr_has() { screen_sgr | grep -qE -- "$1"; }
+sgr_lacks() { ! sgr_has "$1"; }
+
 @test "colour unless NO_COLOR or --no-color" {
   local sgr_color=$'\e\\[([0-9;]*;)?(3|4)[0-7]m'
   top_start "$T/#"
-  tm capture-pane -e -p -t top | grep -qE "$sgr_color"
+  sgr_has "$sgr_color"
   tm kill-server
   NO_COLOR=1 top_start "$T/#"
-  ! tm capture-pane -e -p -t top | grep -qE "$sgr_color"
-  tm capture-pane -e -p -t top | grep -qE $'\e\\[([0-9;]*;)?7m' # the title, in reverse video
+  sgr_lacks "$sgr_color"
+  sgr_has $'\e\\[([0-9;]*;)?7m' # the title, in reverse video
   tm kill-server
   top_start "$T/#" --no-color
-  ! tm capture-pane -e -p -t top | grep -qE "$sgr_color"
+  sgr_lacks "$sgr_color"
 }
 
 @test "not a terminal: exit 2, pointing to sub" {
