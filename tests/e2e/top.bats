@@ -291,3 +291,16 @@ PY
   keys Enter
   wait_screen '^ +b +1 '
 }
+
+@test "--validate marks each message of the detail pane as sub does" {
+  top_start "$T/#" --validate tracker
+  broker_wait_subscribed main "$T/#"
+  mpub -t "$T/ev" -m '{"trace_id": "5f0c6a1e-8d1b-4c1e-9a53-2b7e0e6c1001", "ts": "2026-12-03T10:00:00Z", "kind": "created", "idempotency_key": "k1"}'
+  mpub -t "$T/ev" -m '{"kind": "created"}'
+  wait_screen ' ev +2 '
+  keys G
+  wait_screen "^── $T/ev ── 2 msgs"
+  wait_screen '^✗ invalid: .*trace_id'
+  wait_screen '^  [0-9:.]{12} q0 +19  ✗ \{"kind":"created"\}'
+  wait_screen '^  [0-9:.]{12} q0 +126  ✓ \{"trace_id":'
+}

@@ -410,7 +410,8 @@ std::vector<Line> compose(const Model& model, ViewState& state, const FrameConte
 
   // Title.
   // What changes first, where and what last: a narrow screen cuts the end.
-  std::string title = "dtbus top · " + std::to_string(model.topics()) + " topics · " +
+  std::string title = "dtbus top · " + std::to_string(model.topics()) +
+                      (model.topics() == 1 ? " topic · " : " topics · ") +
                       count_text(model.messages()) + " msgs · " +
                       rate_text(rate_1s(model.root(), second)) + " msg/s · sort " +
                       sort_name(state.sort);
@@ -539,10 +540,11 @@ std::vector<Line> compose(const Model& model, ViewState& state, const FrameConte
       for (auto it = n->history.rbegin(); it != n->history.rend() && entries > 0; ++it, --entries) {
         std::string line = "  " + clock_text(it->received) + " q" + std::to_string(it->qos) +
                            (it->retain ? "r" : " ") + " " + pad_left(bytes_text(it->size), 6) +
-                           "  " + preview_text(*it);
-        std::string verdict = verdict_text(*it);
-        if (!verdict.empty()) line += "  " + verdict;
-        body.push_back(line);
+                           "  ";
+        // The verdict ahead of the preview, which the screen's edge cuts; the newest message's
+        // errors are spelled out above.
+        if (it->validated) line += it->errors.empty() ? "✓ " : "✗ ";
+        body.push_back(line + preview_text(*it));
       }
     }
     for (size_t n = columns(head); n < width; ++n) head += "─";
