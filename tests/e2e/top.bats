@@ -8,6 +8,11 @@ load helpers/common
 setup_file() {
   dtbus_isolate_env
   broker_start main
+  # The ASan build's quarantine of freed memory (256 MiB) would hide what top holds: off, as in
+  # faults_sub.bats. (Each test's tmux server passes the environment on to top.)
+  if [[ -n ${ASAN_OPTIONS:-} ]]; then
+    export ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+  fi
 }
 
 teardown_file() { cleanup_all; }
