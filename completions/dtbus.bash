@@ -15,6 +15,7 @@ _dtbus_spec() {
     config_test) opts='-h --help --all --connect --strict'; vals=''; subs='' ;;
     config_show) opts='-h --help'; vals=''; subs='' ;;
     config_path) opts='-h --help'; vals=''; subs='' ;;
+    top) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix -t --topic --history --max-topics --validate'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout -t --topic --history --max-topics --validate'; subs='' ;;
   esac
 }
 
@@ -183,6 +184,26 @@ _dtbus_value() {
     config:-V|config:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
     config:-k|config:--keepalive) COMPREPLY=(); return ;;
     config:--connect-timeout) COMPREPLY=(); return ;;
+    top:-c|top:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    top:-b|top:--broker) COMPREPLY=(); return ;;
+    top:-o|top:--output) COMPREPLY=($(compgen -W 'text' -- "$cur")); return ;;
+    top:-H|top:--host) COMPREPLY=(); return ;;
+    top:-p|top:--port) COMPREPLY=(); return ;;
+    top:--url) COMPREPLY=(); return ;;
+    top:-u|top:--username) COMPREPLY=(); return ;;
+    top:--password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    top:-P|top:--password) COMPREPLY=(); return ;;
+    top:-i|top:--client-id) COMPREPLY=(); return ;;
+    top:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    top:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    top:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    top:-V|top:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    top:-k|top:--keepalive) COMPREPLY=(); return ;;
+    top:--connect-timeout) COMPREPLY=(); return ;;
+    top:-t|top:--topic) COMPREPLY=(); return ;;
+    top:--history) COMPREPLY=(); return ;;
+    top:--max-topics) COMPREPLY=(); return ;;
+    top:--validate) COMPREPLY=($(compgen -W 'tracker dt' -- "$cur")); return ;;
   esac
   return 1
 }
@@ -205,7 +226,7 @@ _dtbus() {
   done
   if [[ -z $cmd ]]; then
     if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W '--help --version' -- "$cur"))
-    else COMPREPLY=($(compgen -W 'pub sub dlq replay token config help completion' -- "$cur")); fi
+    else COMPREPLY=($(compgen -W 'pub sub dlq replay token config top help completion' -- "$cur")); fi
     return
   fi
   if [[ $prev == -* ]] && _dtbus_value "$key" "$prev"; then return; fi
@@ -213,4 +234,4 @@ _dtbus() {
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [[ -n $subs ]]; then COMPREPLY=($(compgen -W "$subs" -- "$cur")); fi
 }
-complete -F _dtbus dtbus dtbus-pub dtbus-sub dtbus-dlq dtbus-replay dtbus-token dtbus-config
+complete -F _dtbus dtbus dtbus-pub dtbus-sub dtbus-dlq dtbus-replay dtbus-token dtbus-config dtbus-top

@@ -5,9 +5,9 @@
 #include <ctime>
 
 #include "dtbus/core/error.hpp"
+#include "dtbus/core/payload_text.hpp"
 #include "dtbus/core/where.hpp"
 #include "dtbus/util/base64.hpp"
-#include "dtbus/util/json.hpp"
 #include "dtbus/util/terminal.hpp"
 
 namespace dtbus::commands::sub {
@@ -146,18 +146,16 @@ void append_text_line(std::string& out, const dtbus::ReceivedMessage& m,
   out += "  ";
   out += util::paint(flags, util::Color::yellow, style.color);
   out += "  ";
-  record::Json value = util::parse_json(m.payload);
-  if (!value.is_discarded() && (value.is_object() || value.is_array())) {
-    std::string json =
-        style.pretty ? "\n" + value.dump(2, ' ', false, record::Json::error_handler_t::replace)
-                     : value.dump(-1, ' ', false, record::Json::error_handler_t::replace);
-    out += json;
-  } else if (record::classify_payload(m.payload) == record::PayloadEncoding::base64) {
+  payload_text::Rendered payload = payload_text::render(m.payload, style.pretty ? 2 : -1);
+  if (payload.kind == payload_text::Kind::json) {
+    if (style.pretty) out.push_back('\n');
+    out += payload.text;
+  } else if (payload.kind == payload_text::Kind::binary) {
     out += util::paint(util::base64_encode(m.payload) + " (" + std::to_string(m.payload.size()) +
                            " bytes, base64)",
                        util::Color::magenta, style.color);
   } else {
-    out += m.payload;
+    out += payload.text;
   }
   if (!marks.empty()) {
     out += "  ";
