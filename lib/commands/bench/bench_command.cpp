@@ -407,7 +407,7 @@ std::string text_report(const Json& r) {
   std::string out;
   auto line = [&](const std::string& label, const std::string& value) {
     std::string padded = label;
-    padded.resize(std::max<size_t>(label.size(), 22), ' ');
+    padded.resize(std::max<size_t>(label.size() + 1, 25), ' ');
     out += padded + value + "\n";
   };
   std::string mode = p["mode"].get<std::string>();
@@ -423,7 +423,8 @@ std::string text_report(const Json& r) {
   line("load", mode + ", " + rate + ", inflight " + std::to_string(p["inflight"].get<int>()));
   line("topic",
        p["topic"].get<std::string>() + "  (subscribed " + p["filter"].get<std::string>() + ")");
-  line("elapsed", fixed(r["elapsed_s"].get<double>(), 3) + " s");
+  line("elapsed", fixed(r["elapsed_s"].get<double>(), 3) + " s" +
+                      (r["interrupted"].get<bool>() ? "  (interrupted)" : ""));
   line("published", std::to_string(m["published"].get<uint64_t>()) + "  (" +
                         fixed(t["publish_msgs_per_s"].get<double>(), 1) + " msg/s)");
   if (p["qos"].get<int>() > 0) {
@@ -443,7 +444,7 @@ std::string text_report(const Json& r) {
   line(mode == "open-loop" ? "latency (from schedule)" : "latency end to end",
        latency_line(r["latency_ms"]["end_to_end"]));
   if (p["qos"].get<int>() > 0) {
-    line("latency publish→ack", latency_line(r["latency_ms"]["publish_to_ack"]));
+    line("latency publish to ack", latency_line(r["latency_ms"]["publish_to_ack"]));
   }
   return out;
 }
@@ -459,10 +460,12 @@ std::string comparison_text(const Json& c) {
       double d = v.get<double>();
       return unit == "ms" ? fixed(d, 3) : fixed(d, d == std::floor(d) ? 0 : 1);
     };
-    std::string change = f["change_percent"].is_null()
-                             ? std::string("n/a")
-                             : (f["change_percent"].get<double>() >= 0 ? "+" : "") +
-                                   fixed(f["change_percent"].get<double>(), 1) + " %";
+    std::string change = "n/a";
+    if (!f["change_percent"].is_null()) {
+      change = fixed(f["change_percent"].get<double>(), 1);
+      if (change[0] != '-') change = "+" + change;
+      change += " %";
+    }
     out += "  " + name + value(f["baseline"]) + " -> " + value(f["current"]) +
            (unit.empty() ? "" : " " + unit) + "  " + change +
            (f["regression"].get<bool>() ? "  REGRESSION" : "") + "\n";
@@ -700,7 +703,9 @@ int run(const Invocation& invocation, const Options& options) {
   const uint64_t expected = sent * static_cast<uint64_t>(n_sub);
   uint64_t last_progress_ns = now_ns();
   uint64_t last_seen = total_unique() + total_acked();
-  while (!interrupt::interrupted()) {
+  // Interrupted: the acks and messages on their way still count, for a second at most.
+  const uint64_t drain_start_ns = now_ns();
+  while (!interrupt::interrupted() || now_ns() - drain_start_ns < 1'000'000'000) {
     uint64_t seen = total_unique() + total_acked();
     bool acks_in = options.qos == 0 || total_acked() >= sent;
     if (total_unique() >= expected && acks_in) break;
