@@ -41,8 +41,9 @@ int main(int argc, char** argv) {
   app.add_flag("--closed-loop", o.closed_loop,
                "Send the next message once the previous is acknowledged (--rate caps it)");
   app.add_option("--inflight", o.inflight,
-                 "Unacknowledged messages per publisher at most (default 1000 at QoS 0, 100 "
-                 "above; 16 MiB of payload over all publishers at most)")
+                 "Messages in flight per publisher: not yet written (QoS 0) or acknowledged, "
+                 "and without --rate not yet received (default 1000 at QoS 0, 100 above; 16 MiB "
+                 "of payload over all publishers at most)")
       ->type_name("N");
   app.add_option("-t,--topic", o.topic,
                  "Topic pattern: %i publisher index, %n sequence (default "
