@@ -501,7 +501,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from bench' -s d -l duration -d 'Se
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -s r -l rate -d 'Messages per second per publisher, open loop: latency is counted from the scheduled send time' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l rate-total -d 'Messages per second over all publishers' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l closed-loop -d 'Send the next message once the previous is acknowledged (--rate caps it)'
-complete -c dtbus -n '__fish_seen_subcommand_from bench' -l inflight -d 'Unacknowledged messages per publisher at most (default 1000 at QoS 0, 100 above; 16 MiB of payload over all publishers at most)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from bench' -l inflight -d 'Messages in flight per publisher: not yet written (QoS 0) or acknowledged, and without --rate not yet received (default 1000 at QoS 0, 100 above; 16 MiB of payload over all publishers at most)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -s t -l topic -d 'Topic pattern: %i publisher index, %n sequence (default dtbus/bench/<run-id>/%i)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l filter -d 'Subscription filter (default: the pattern with + for each level holding %i or %n)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l drain -d 'After publishing, wait for missing messages and acks until S seconds pass without any (default 2)' -x
@@ -542,7 +542,7 @@ complete -c dtbus-bench -s d -l duration -d 'Seconds of publishing (default 10 u
 complete -c dtbus-bench -s r -l rate -d 'Messages per second per publisher, open loop: latency is counted from the scheduled send time' -x
 complete -c dtbus-bench -l rate-total -d 'Messages per second over all publishers' -x
 complete -c dtbus-bench -l closed-loop -d 'Send the next message once the previous is acknowledged (--rate caps it)'
-complete -c dtbus-bench -l inflight -d 'Unacknowledged messages per publisher at most (default 1000 at QoS 0, 100 above; 16 MiB of payload over all publishers at most)' -x
+complete -c dtbus-bench -l inflight -d 'Messages in flight per publisher: not yet written (QoS 0) or acknowledged, and without --rate not yet received (default 1000 at QoS 0, 100 above; 16 MiB of payload over all publishers at most)' -x
 complete -c dtbus-bench -s t -l topic -d 'Topic pattern: %i publisher index, %n sequence (default dtbus/bench/<run-id>/%i)' -x
 complete -c dtbus-bench -l filter -d 'Subscription filter (default: the pattern with + for each level holding %i or %n)' -x
 complete -c dtbus-bench -l drain -d 'After publishing, wait for missing messages and acks until S seconds pass without any (default 2)' -x
