@@ -85,19 +85,27 @@ figure() { jq -r "$2" "$1"; }
   [ "$(figure r.json .messages.lost)" = 0 ]
 }
 
-@test "bench: a broker restart is reported as reconnects, QoS 0 losses counted" {
+@test "bench: a broker crash and restart is reported as reconnects, QoS 0 losses counted" {
   bg_start B dtbus -v bench -q 0 --rate 500 -d 3 -t restart/%i -o json
   wait_for_line "$B_ERR" 'publishing:'
   sleep 0.5
+  # Hung, then killed: what the publisher wrote meanwhile dies in the broker's socket buffers,
+  # so some QoS 0 messages are surely lost; then the broker comes back on the same port.
+  broker_pause main
+  PAUSED=1
+  sleep 0.3
+  broker_stop main --kill
+  PAUSED=
   broker_restart main
   run -0 bg_wait B 30
   jq . "$B_OUT" >r.json
   # both connections lost the link and came back
   jq -e '.reconnects >= 2' r.json
   grep -q 'reconnecting' "$B_ERR"
-  # every message is accounted for: received + lost = published
+  # every message is accounted for: received + lost = published, and some were lost
+  jq -e '.messages.lost > 0' r.json
   jq -e '.messages.received + .messages.lost == .messages.published' r.json
-  jq -e '.messages.published > 1000' r.json
+  jq -e '.messages.published > 1000 and .messages.duplicated == 0' r.json
   jq -e '.per_publisher[0].lost == .messages.lost' r.json
 }
 
