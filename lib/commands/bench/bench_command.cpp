@@ -173,9 +173,13 @@ class Publisher {
   void wait_for_delivery(uint64_t sent, StopFlag& stop) {
     if (!reached_) return;
     uint64_t reached = reached_();
+    if (sent < reached + static_cast<uint64_t>(window_)) return;
+    // Full: wait until a quarter of the window is free, polling (a wake-up per received message
+    // would cost the subscriber's thread more than this), then send that quarter in one go.
+    uint64_t resume_below = static_cast<uint64_t>(window_ - window_ / 4);
     auto since = Clock::now();
-    while (sent >= reached + static_cast<uint64_t>(window_) && !stop.stop) {
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    while (sent >= reached + resume_below && !stop.stop) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
       uint64_t now_reached = reached_();
       if (now_reached != reached) {
         reached = now_reached;
