@@ -494,7 +494,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from bench' -l quiet -d 'Only error
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l publishers -d 'Publishing connections (default 1)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l subscribers -d 'Subscribing connections, each receives every message (default 1; 0 = none)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -s q -l qos -d 'QoS of publications and subscriptions (default 0)' -x
-complete -c dtbus -n '__fish_seen_subcommand_from bench' -s s -l size -d 'Payload bytes, the 32-byte bench header included (default 64; K, M suffixes)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from bench' -s s -l size -d 'Payload bytes, the 32-byte bench header included (default 64; K, M = KiB, MiB)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l payload-file -d 'Payload template: the bench header, then this file\'s bytes' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -s n -l count -d 'Messages per publisher' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -s d -l duration -d 'Seconds of publishing (default 10 unless --count; with both, whichever ends first)' -x
@@ -535,7 +535,7 @@ complete -c dtbus-bench -l quiet -d 'Only errors on stderr'
 complete -c dtbus-bench -l publishers -d 'Publishing connections (default 1)' -x
 complete -c dtbus-bench -l subscribers -d 'Subscribing connections, each receives every message (default 1; 0 = none)' -x
 complete -c dtbus-bench -s q -l qos -d 'QoS of publications and subscriptions (default 0)' -x
-complete -c dtbus-bench -s s -l size -d 'Payload bytes, the 32-byte bench header included (default 64; K, M suffixes)' -x
+complete -c dtbus-bench -s s -l size -d 'Payload bytes, the 32-byte bench header included (default 64; K, M = KiB, MiB)' -x
 complete -c dtbus-bench -l payload-file -d 'Payload template: the bench header, then this file\'s bytes' -r -F
 complete -c dtbus-bench -s n -l count -d 'Messages per publisher' -x
 complete -c dtbus-bench -s d -l duration -d 'Seconds of publishing (default 10 unless --count; with both, whichever ends first)' -x

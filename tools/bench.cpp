@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
       ->type_name("0|1|2")
       ->check(CLI::Range(0, 2));
   app.add_option("-s,--size", o.size,
-                 "Payload bytes, the 32-byte bench header included (default 64; K, M suffixes)")
+                 "Payload bytes, the 32-byte bench header included (default 64; K, M = KiB, MiB)")
       ->transform(CLI::AsSizeValue(false).description(""))
       ->type_name("BYTES");
   app.add_option("--payload-file", o.payload_file,
