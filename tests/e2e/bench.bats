@@ -54,16 +54,30 @@ figure() { jq -r "$2" "$1"; }
   [ "$(figure r.json '.latency_ms.end_to_end.count')" = 8000 ]
 }
 
-@test "bench: counts are exact at QoS 2, open loop, topic per message (%n)" {
-  run -0 dtbus bench -q 2 -n 600 --rate 2000 -t "b2/%i/m%n" -o json
+# At most 10 in flight end to end: an open-loop QoS 2 stream to a subscriber lagging behind
+# makes mosquitto send more unreleased QoS 2 messages than libmosquitto's receive maximum (20),
+# which drops the link with "protocol error" (a broker/client quota mismatch, not ours).
+@test "bench: counts are exact at QoS 2, topic per message (%n)" {
+  run -0 dtbus bench -q 2 -n 600 --inflight 10 -t "b2/%i/m%n" -o json
   echo "$output" >r.json
-  [ "$(figure r.json .parameters.mode)" = open-loop ]
+  [ "$(figure r.json .parameters.mode)" = max-rate ]
+  [ "$(figure r.json .parameters.inflight)" = 10 ]
   [ "$(figure r.json .parameters.filter)" = "b2/+/+" ]
   [ "$(figure r.json .messages.received)" = 600 ]
   [ "$(figure r.json .messages.acked)" = 600 ]
   [ "$(figure r.json '.messages | [.lost, .duplicated, .out_of_order, .foreign] | join(",")')" = 0,0,0,0 ]
-  # 600 messages at 2000/s: about 0.3 s of publishing
-  jq -e '.throughput.publish_msgs_per_s > 1000 and .throughput.publish_msgs_per_s < 2400' r.json
+  [ "$(figure r.json .latency_ms.publish_to_ack.count)" = 600 ]
+}
+
+@test "bench: open loop keeps its rate" {
+  run -0 dtbus bench -q 1 -n 600 --rate 2000 -t "ol/%i" -o json
+  echo "$output" >r.json
+  [ "$(figure r.json .parameters.mode)" = open-loop ]
+  [ "$(figure r.json .parameters.rate_per_publisher)" = 2000 ]
+  [ "$(figure r.json .messages.received)" = 600 ]
+  # 600 messages at 2000/s: 0.3 s of publishing (catching up after a stall never runs faster
+  # than the schedule allows on average)
+  jq -e '.throughput.publish_msgs_per_s > 1000 and .throughput.publish_msgs_per_s < 2100' r.json
 }
 
 @test "bench: a broker frozen 1 s in an open-loop run shows in p99.9 and max" {
