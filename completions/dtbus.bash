@@ -16,6 +16,7 @@ _dtbus_spec() {
     config_show) opts='-h --help'; vals=''; subs='' ;;
     config_path) opts='-h --help'; vals=''; subs='' ;;
     top) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix -t --topic --history --max-topics --validate'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout -t --topic --history --max-topics --validate'; subs='' ;;
+    bench) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --quiet --publishers --subscribers -q --qos -s --size --payload-file -n --count -d --duration -r --rate --rate-total --closed-loop --inflight -t --topic --filter --drain --compare --max-regression --no-progress'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --publishers --subscribers -q --qos -s --size --payload-file -n --count -d --duration -r --rate --rate-total --inflight -t --topic --filter --drain --compare --max-regression'; subs='' ;;
   esac
 }
 
@@ -204,6 +205,37 @@ _dtbus_value() {
     top:--history) COMPREPLY=(); return ;;
     top:--max-topics) COMPREPLY=(); return ;;
     top:--validate) COMPREPLY=($(compgen -W 'tracker dt' -- "$cur")); return ;;
+    bench:-c|bench:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    bench:-b|bench:--broker) COMPREPLY=(); return ;;
+    bench:-o|bench:--output) COMPREPLY=($(compgen -W 'text json' -- "$cur")); return ;;
+    bench:-H|bench:--host) COMPREPLY=(); return ;;
+    bench:-p|bench:--port) COMPREPLY=(); return ;;
+    bench:--url) COMPREPLY=(); return ;;
+    bench:-u|bench:--username) COMPREPLY=(); return ;;
+    bench:--password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    bench:-P|bench:--password) COMPREPLY=(); return ;;
+    bench:-i|bench:--client-id) COMPREPLY=(); return ;;
+    bench:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    bench:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    bench:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    bench:-V|bench:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    bench:-k|bench:--keepalive) COMPREPLY=(); return ;;
+    bench:--connect-timeout) COMPREPLY=(); return ;;
+    bench:--publishers) COMPREPLY=(); return ;;
+    bench:--subscribers) COMPREPLY=(); return ;;
+    bench:-q|bench:--qos) COMPREPLY=(); return ;;
+    bench:-s|bench:--size) COMPREPLY=(); return ;;
+    bench:--payload-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    bench:-n|bench:--count) COMPREPLY=(); return ;;
+    bench:-d|bench:--duration) COMPREPLY=(); return ;;
+    bench:-r|bench:--rate) COMPREPLY=(); return ;;
+    bench:--rate-total) COMPREPLY=(); return ;;
+    bench:--inflight) COMPREPLY=(); return ;;
+    bench:-t|bench:--topic) COMPREPLY=(); return ;;
+    bench:--filter) COMPREPLY=(); return ;;
+    bench:--drain) COMPREPLY=(); return ;;
+    bench:--compare) COMPREPLY=(); return ;;
+    bench:--max-regression) COMPREPLY=(); return ;;
   esac
   return 1
 }
@@ -226,7 +258,7 @@ _dtbus() {
   done
   if [[ -z $cmd ]]; then
     if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W '--help --version' -- "$cur"))
-    else COMPREPLY=($(compgen -W 'pub sub dlq replay token config top help completion' -- "$cur")); fi
+    else COMPREPLY=($(compgen -W 'pub sub dlq replay token config top bench help completion' -- "$cur")); fi
     return
   fi
   if [[ $prev == -* ]] && _dtbus_value "$key" "$prev"; then return; fi
@@ -234,4 +266,4 @@ _dtbus() {
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [[ -n $subs ]]; then COMPREPLY=($(compgen -W "$subs" -- "$cur")); fi
 }
-complete -F _dtbus dtbus dtbus-pub dtbus-sub dtbus-dlq dtbus-replay dtbus-token dtbus-config dtbus-top
+complete -F _dtbus dtbus dtbus-pub dtbus-sub dtbus-dlq dtbus-replay dtbus-token dtbus-config dtbus-top dtbus-bench

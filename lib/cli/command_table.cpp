@@ -19,6 +19,7 @@ const std::vector<CommandInfo>& builtin_commands() {
       {"token", "Print an OAuth2 access token from a token provider", {"token", "json", "header"}},
       {"config", "Validate, show and locate brokers.yaml", {"text", "json", "yaml"}},
       {"top", "Live full-screen view of a broker's topics: tree, rates, last payloads", {"text"}},
+      {"bench", "Measure a broker's throughput, latency and delivery guarantees", {"text", "json"}},
   };
   return commands;
 }
