@@ -71,6 +71,17 @@ teardown() { cleanup_all; }
   refute_line --partial 'latency'
 }
 
+@test "probe -V 311: nothing declared, the payload limit is found by the broker closing the link" {
+  run -0 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_LIMITS_PORT" -V 311 \
+    --check payload --check qos1 -o json
+  jq -e '.connection.protocol == 311 and .broker_info.protocol == 311' <<<"$output"
+  jq -e '.broker_info.maximum_packet_size == null and .broker_info.receive_maximum == null' <<<"$output"
+  jq -e '.checks.payload.largest_bytes < 2000 and .checks.payload.largest_bytes > 1900' <<<"$output"
+  jq -e '.checks.payload.connection_drops > 0 and .checks.qos1.status == "pass"' <<<"$output"
+  # the expected disconnects are not reported as warnings
+  [[ $stderr != *"lost"* ]]
+}
+
 @test "probe: max_qos 1 and retain_available false are reported and their checks skipped" {
   run -0 --separate-stderr dtbus probe --url "mqtt://127.0.0.1:$BROKER_RESTRICTED_PORT" --count 5 -o json
   jq -e '.broker_info.maximum_qos == 1 and .broker_info.retain_available == false' <<<"$output"

@@ -278,7 +278,23 @@ class Prober {
     return echo.has_value();
   }
 
+  // A broker that does not declare its limit closes the connection on a message over it; the
+  // search expects that, so the reconnect warnings stay quiet (unless -v asked for more).
+  struct QuietReconnects {
+    bool active = spdlog::get_level() == spdlog::level::warn;
+    QuietReconnects() {
+      if (active) spdlog::set_level(spdlog::level::err);
+    }
+    ~QuietReconnects() {
+      if (active) spdlog::set_level(spdlog::level::warn);
+    }
+    QuietReconnects(const QuietReconnects&) = delete;
+    QuietReconnects& operator=(const QuietReconnects&) = delete;
+  };
+
   CheckResult payload() {
+    QuietReconnects quiet;
+    int drops_before = inbox_.lost_count();
     subscribe(base_ + "/payload", 0);
     size_t cap = options_.max_payload_check;
     size_t high = cap;
@@ -305,6 +321,12 @@ class Prober {
     if (info_.maximum_packet_size) {
       result.detail +=
           ", maximum packet size " + std::to_string(*info_.maximum_packet_size) + " bytes";
+    }
+    int drops = inbox_.lost_count() - drops_before;
+    result.data["connection_drops"] = drops;
+    if (drops > 0) {
+      result.detail +=
+          " (the broker closed the connection " + std::to_string(drops) + " times for larger ones)";
     }
     return result;
   }
