@@ -104,6 +104,15 @@ teardown() { cleanup_all; }
     --check qos1 --check retain
 }
 
+@test "probe: SIGINT while a check waits ends it at once with exit 130" {
+  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_ACL_PORT" --topic readonly/sigint \
+    --check qos1 --timeout 60
+  wait_for_line "$BROKER_ACL_LOG" 'readonly/sigint/.*/qos1'
+  kill -INT "$PROBE"
+  run bg_wait PROBE 10
+  [[ $status == 130 ]]
+}
+
 @test "probe: cannot connect is exit 4 (with a JSON object), refused credentials exit 5" {
   local closed
   closed=$(free_port)

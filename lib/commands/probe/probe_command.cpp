@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -34,6 +35,8 @@ namespace {
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
+constexpr auto kInterruptPoll = std::chrono::milliseconds(100);
+
 // Messages the probe's own subscriptions bring back, in arrival order.
 class Inbox {
  public:
@@ -58,7 +61,7 @@ class Inbox {
     std::unique_lock lock(mutex_);
     auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
     std::optional<ReceivedMessage> found;
-    changed_.wait_until(lock, deadline, [&] {
+    auto done = [&] {
       auto it = std::find_if(messages_.begin(), messages_.end(), match);
       if (it != messages_.end()) {
         found = std::move(*it);
@@ -66,7 +69,12 @@ class Inbox {
         return true;
       }
       return lost_before >= 0 && lost_ > lost_before;
-    });
+    };
+    // Short steps: SIGINT/SIGTERM ends the probe at once (exit 130), not after the timeout.
+    while (!changed_.wait_until(lock, std::min(deadline, Clock::now() + kInterruptPoll), done)) {
+      if (interrupt::interrupted()) throw Error(ExitCode::interrupted, "interrupted");
+      if (Clock::now() >= deadline) break;
+    }
     return found;
   }
   // Whether a message `match` accepts is waiting (without taking it).
@@ -571,13 +579,15 @@ int run(const Invocation& invocation, const Options& options) {
     }
     text += connack_text(info);
     text += checks_text;
-    size_t ran = checks.size();
-    text += "Result: " + std::to_string(ran - failed.size()) + " of " + std::to_string(ran) +
-            " checks did not fail";
+    std::map<std::string, int> counts;
+    for (const auto& [name, entry] : checks.items()) counts[entry["status"].get<std::string>()]++;
+    text += "Result: " + std::to_string(counts["pass"]) + " passed, " +
+            std::to_string(counts["warn"]) + " warned, " + std::to_string(counts["skip"]) +
+            " skipped, " + std::to_string(counts["fail"]) + " failed";
     if (!failed.empty()) {
       std::string list;
       for (const auto& f : failed) list += (list.empty() ? "" : ", ") + f;
-      text += "; failed: " + util::paint(list, util::Color::red, color);
+      text += ": " + util::paint(list, util::Color::red, color);
     }
     text += "\n";
     util::write_result(text);
