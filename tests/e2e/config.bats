@@ -366,6 +366,9 @@ PY
   closed=$(free_port)
   run -4 dtbus config test --connect -H 127.0.0.1 -p "$closed"
   assert_output --partial "127.0.0.1:$closed"
+  # -p alone applies to MQTT_HOST (CELINE's environment), else localhost
+  MQTT_HOST=127.0.0.1 run -0 dtbus config test --connect -p "$BROKER_PLAIN_PORT"
+  assert_output --regexp "\(command line\) +127\.0\.0\.1:$BROKER_PLAIN_PORT  connected in"
   # without --connect there is nothing to test but a file
   run -3 dtbus config test -H 127.0.0.1 -p "$BROKER_PLAIN_PORT"
 }

@@ -112,7 +112,9 @@ int test(const GlobalOptions& globals, const TestOptions& options, const std::st
   auto env = dtbus::config::process_env();
   auto lookup = dtbus::config::find_config(globals.config_file, env);
   // -H/-p/--url without -b name the broker themselves: no config file is needed (SPEC §1).
-  bool flags_name_host = (globals.host || globals.url) && !globals.broker;
+  // (-p alone does too when there is no file: it applies to localhost or MQTT_HOST.)
+  bool flags_name_host =
+      (globals.host || globals.url || (!lookup.path && globals.port)) && !globals.broker;
   if (!lookup.path && !(flags_name_host && options.connect)) {
     std::string searched;
     for (const auto& s : lookup.searched) searched += (searched.empty() ? "" : ", ") + s;
