@@ -88,6 +88,11 @@ teardown() { cleanup_all; }
   jq -e '.checks.qos2.status == "skip" and .checks.retain.status == "skip"' <<<"$output"
   jq -e '.checks.qos1.status == "pass" and .ok == true' <<<"$output"
   jq -e '.checks.latency.qos1.count == 5' <<<"$output"
+  # no declared packet limit: the search stops at the cap
+  run -0 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_RESTRICTED_PORT" --check payload \
+    --max-payload-check 100000 -o json
+  jq -e '.checks.payload | .largest_bytes == 100000 and .cap_reached == true' <<<"$output"
+  jq -e '.broker_info.maximum_packet_size == null' <<<"$output"
 }
 
 @test "probe: a failing check is exit 1 naming every failed check" {

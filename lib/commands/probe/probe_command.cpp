@@ -276,7 +276,9 @@ class Prober {
     }
     auto echo = inbox_.take(
         [&](const ReceivedMessage& m) {
-          return m.topic == topic && m.payload.size() == size && m.payload.starts_with(tag);
+          // (a payload shorter than its tag carries only a part of it: compare it whole)
+          return m.topic == topic && m.payload.size() == size &&
+                 (size < tag.size() ? m.payload == payload : m.payload.starts_with(tag));
         },
         wait_, lost);
     if (!echo && inbox_.lost_count() > lost) {
