@@ -17,6 +17,7 @@ _dtbus_spec() {
     config_path) opts='-h --help'; vals=''; subs='' ;;
     top) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix -t --topic --history --max-topics --validate'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout -t --topic --history --max-topics --validate'; subs='' ;;
     bench) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --quiet --publishers --subscribers -q --qos -s --size --payload-file -n --count -d --duration -r --rate --rate-total --closed-loop --inflight -t --topic --filter --drain --compare --max-regression --no-progress'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --publishers --subscribers -q --qos -s --size --payload-file -n --count -d --duration -r --rate --rate-total --inflight -t --topic --filter --drain --compare --max-regression'; subs='' ;;
+    probe) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --check --count --max-payload-check --cert-warn-days --timeout --topic'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --check --count --max-payload-check --cert-warn-days --timeout --topic'; subs='' ;;
   esac
 }
 
@@ -236,6 +237,28 @@ _dtbus_value() {
     bench:--drain) COMPREPLY=(); return ;;
     bench:--compare) COMPREPLY=(); return ;;
     bench:--max-regression) COMPREPLY=(); return ;;
+    probe:-c|probe:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    probe:-b|probe:--broker) COMPREPLY=(); return ;;
+    probe:-o|probe:--output) COMPREPLY=($(compgen -W 'text json' -- "$cur")); return ;;
+    probe:-H|probe:--host) COMPREPLY=(); return ;;
+    probe:-p|probe:--port) COMPREPLY=(); return ;;
+    probe:--url) COMPREPLY=(); return ;;
+    probe:-u|probe:--username) COMPREPLY=(); return ;;
+    probe:--password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    probe:-P|probe:--password) COMPREPLY=(); return ;;
+    probe:-i|probe:--client-id) COMPREPLY=(); return ;;
+    probe:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    probe:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    probe:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    probe:-V|probe:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    probe:-k|probe:--keepalive) COMPREPLY=(); return ;;
+    probe:--connect-timeout) COMPREPLY=(); return ;;
+    probe:--check) COMPREPLY=($(compgen -W 'certificate qos0 qos1 qos2 retain wildcards shared payload mqtt5 mqtt311 mqtt31 sys latency' -- "$cur")); return ;;
+    probe:--count) COMPREPLY=(); return ;;
+    probe:--max-payload-check) COMPREPLY=(); return ;;
+    probe:--cert-warn-days) COMPREPLY=(); return ;;
+    probe:--timeout) COMPREPLY=(); return ;;
+    probe:--topic) COMPREPLY=(); return ;;
   esac
   return 1
 }
@@ -258,7 +281,7 @@ _dtbus() {
   done
   if [[ -z $cmd ]]; then
     if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W '--help --version' -- "$cur"))
-    else COMPREPLY=($(compgen -W 'pub sub dlq replay token config top bench help completion' -- "$cur")); fi
+    else COMPREPLY=($(compgen -W 'pub sub dlq replay token config top bench probe help completion' -- "$cur")); fi
     return
   fi
   if [[ $prev == -* ]] && _dtbus_value "$key" "$prev"; then return; fi
@@ -266,4 +289,4 @@ _dtbus() {
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [[ -n $subs ]]; then COMPREPLY=($(compgen -W "$subs" -- "$cur")); fi
 }
-complete -F _dtbus dtbus dtbus-pub dtbus-sub dtbus-dlq dtbus-replay dtbus-token dtbus-config dtbus-top dtbus-bench
+complete -F _dtbus dtbus dtbus-pub dtbus-sub dtbus-dlq dtbus-replay dtbus-token dtbus-config dtbus-top dtbus-bench dtbus-probe

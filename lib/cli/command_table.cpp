@@ -20,6 +20,9 @@ const std::vector<CommandInfo>& builtin_commands() {
       {"config", "Validate, show and locate brokers.yaml", {"text", "json", "yaml"}},
       {"top", "Live full-screen view of a broker's topics: tree, rates, last payloads", {"text"}},
       {"bench", "Measure a broker's throughput, latency and delivery guarantees", {"text", "json"}},
+      {"probe",
+       "Probe a broker: connection, TLS, declared limits, behaviour checks and latency",
+       {"text", "json"}},
   };
   return commands;
 }

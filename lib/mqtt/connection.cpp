@@ -20,6 +20,7 @@
 
 #include "dtbus/core/error.hpp"
 #include "dtbus/core/topic.hpp"
+#include "dtbus/mqtt/broker_info.hpp"
 #include "dtbus/mqtt/reason.hpp"
 #include "dtbus/mqtt/settings.hpp"
 #include "dtbus/mqtt/tls.hpp"
@@ -175,6 +176,15 @@ struct Connection::Impl {
   Clock::time_point connect_started;
   std::mt19937 random{std::random_device{}()};
   std::unique_ptr<CertificateCheck> certificate_check;  // with TLS that verifies the server
+  BrokerInfo broker_info;                               // of the last CONNACK; guarded by mutex
+
+  void record_broker_info(const mosquitto_property* properties, bool session_present) {
+    auto info = parse_connack(properties, settings.protocol, session_present);
+    bool verified = settings.tls.enabled && !settings.tls.insecure;
+    info.tls = read_tls_facts(static_cast<const ssl_st*>(mosquitto_ssl_get(mosq)), verified);
+    std::lock_guard lock(mutex);
+    broker_info = std::move(info);
+  }
 
   uint32_t session_expiry() const {
     if (settings.protocol != 5) return 0;
@@ -377,7 +387,8 @@ struct Connection::Impl {
   // ---- libmosquitto callbacks (network thread) ----
   static Impl* self(void* obj) { return static_cast<Impl*>(obj); }
 
-  static void on_connect(mosquitto*, void* obj, int reason, int flags, const mosquitto_property*) {
+  static void on_connect(mosquitto*, void* obj, int reason, int flags,
+                         const mosquitto_property* properties) {
     Impl* impl = self(obj);
     bool session_present = (flags & 0x01) != 0;
     if (reason != 0) {
@@ -424,6 +435,7 @@ struct Connection::Impl {
       mosquitto_log_callback_set(impl->mosq, nullptr);
     }
     for (const auto& s : resubscribe) impl->send_subscribe(s, nullptr);
+    impl->record_broker_info(properties, session_present);
     if (impl->handlers.on_connect) impl->handlers.on_connect(session_present, reconnect);
     impl->changed.notify_all();
   }
@@ -734,5 +746,10 @@ void Connection::disconnect() {
 const mqtt::ConnectionSettings& Connection::settings() const { return impl_->settings; }
 
 int Connection::reconnect_count() const { return impl_->reconnects.load(); }
+
+BrokerInfo Connection::broker_info() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->broker_info;
+}
 
 }  // namespace dtbus::mqtt

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dtbus/core/message.hpp"
+#include "dtbus/mqtt/broker_info.hpp"
 #include "dtbus/mqtt/settings.hpp"
 #include "dtbus/mqtt/transport.hpp"
 #include "dtbus/util/export.hpp"
@@ -70,6 +71,9 @@ class Connection : public Transport {
   const mqtt::ConnectionSettings& settings() const override;
   // Number of reconnects so far (for --stats and tests).
   int reconnect_count() const;
+  // What the broker declared in its last CONNACK, the protocol used and the TLS session
+  // (broker_info.hpp); protocol 0 before the first CONNACK.
+  BrokerInfo broker_info() const;
 
  private:
   struct Impl;

@@ -352,3 +352,33 @@ PY
   run -3 dtbus config test -c <(cat big.yaml)
   assert_output --partial "config file too large"
 }
+
+@test "--connect with -H/-p and no config file tests that address; json has broker_info" {
+  run -0 dtbus config test --connect -H 127.0.0.1 -p "$BROKER_PLAIN_PORT"
+  assert_output --regexp "\(command line\) +127\.0\.0\.1:$BROKER_PLAIN_PORT  connected in [0-9.]+ ms"
+  assert_output --partial "(no config file): valid"
+  run -0 dtbus config test --connect --url "mqtt://127.0.0.1:$BROKER_PLAIN_PORT" -o json
+  jq -e '.file == null and .valid == true and (.brokers | length) == 1' <<<"$output"
+  jq -e '.brokers[0].host == "127.0.0.1" and .brokers[0].port == '"$BROKER_PLAIN_PORT" <<<"$output"
+  jq -e '.brokers[0].connect.ok == true and .brokers[0].connect.broker_info.protocol == 5' <<<"$output"
+  jq -e '.brokers[0].connect.broker_info | has("receive_maximum") and has("maximum_packet_size")' <<<"$output"
+  local closed
+  closed=$(free_port)
+  run -4 dtbus config test --connect -H 127.0.0.1 -p "$closed"
+  assert_output --partial "127.0.0.1:$closed"
+  # -p alone applies to MQTT_HOST (CELINE's environment), else localhost
+  MQTT_HOST=127.0.0.1 run -0 dtbus config test --connect -p "$BROKER_PLAIN_PORT"
+  assert_output --regexp "\(command line\) +127\.0\.0\.1:$BROKER_PLAIN_PORT  connected in"
+  # without --connect there is nothing to test but a file
+  run -3 dtbus config test -H 127.0.0.1 -p "$BROKER_PLAIN_PORT"
+}
+
+@test "--connect -b NAME -p PORT shows the address actually used, not the file's" {
+  write_config brokers.yaml <<YAML
+brokers:
+  here: {type: mqtt, config: {host: 127.0.0.1, port: 1}}
+YAML
+  run -0 dtbus config test --connect -b here -p "$BROKER_PLAIN_PORT" -o json
+  jq -e '.brokers[0].port == '"$BROKER_PLAIN_PORT"' and .brokers[0].connect.ok == true' <<<"$output"
+  jq -e '.brokers[0].connect.broker_info.maximum_qos == null' <<<"$output"
+}

@@ -2,8 +2,10 @@
 #include "dtbus/commands/config/config_command.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 #include "dtbus/config/config.hpp"
 #include "dtbus/config/schema.hpp"
 #include "dtbus/core/error.hpp"
+#include "dtbus/mqtt/broker_info.hpp"
 #include "dtbus/mqtt/connection.hpp"
 #include "dtbus/target/target.hpp"
 #include "dtbus/util/interrupt.hpp"
@@ -47,18 +50,29 @@ struct ConnectOutcome {
   double latency_ms = 0;
   std::string error;
   ExitCode code = ExitCode::ok;
+  std::optional<std::string> host;  // the address actually used, once resolved
+  int port = 0;
+  json broker_info = nullptr;
 };
 
+// `broker` nullopt: the address the flags (-H/-p/--url) give, without an entry.
 ConnectOutcome try_connect(const GlobalOptions& globals, const dtbus::config::Config& cfg,
-                           const std::string& broker) {
+                           const std::optional<std::string>& broker) {
   ConnectOutcome outcome;
   GlobalOptions options = globals;
   options.broker = broker;
   try {
     auto target = target::resolve(options, "config", cfg);
+    outcome.host = target.connection.host;
+    outcome.port = target.connection.port;
     mqtt::Connection connection(target.connection, {});
     connection.connect();
     outcome.latency_ms = static_cast<double>(connection.connect_latency().count()) / 1000.0;
+    auto info = connection.broker_info();
+    outcome.broker_info = mqtt::broker_info_json(info);
+    if (info.tls) {
+      outcome.broker_info["tls"] = mqtt::tls_json(*info.tls, std::chrono::system_clock::now());
+    }
     connection.disconnect();
     outcome.ok = true;
   } catch (const Error& e) {
@@ -97,14 +111,20 @@ void add_insecure_warnings(dtbus::config::LoadResult& result, bool strict) {
 int test(const GlobalOptions& globals, const TestOptions& options, const std::string& format) {
   auto env = dtbus::config::process_env();
   auto lookup = dtbus::config::find_config(globals.config_file, env);
-  if (!lookup.path) {
+  // -H/-p/--url without -b name the broker themselves: no config file is needed (SPEC §1).
+  // (-p alone does too when there is no file: it applies to localhost or MQTT_HOST.)
+  bool flags_name_host =
+      (globals.host || globals.url || (!lookup.path && globals.port)) && !globals.broker;
+  if (!lookup.path && !(flags_name_host && options.connect)) {
     std::string searched;
     for (const auto& s : lookup.searched) searched += (searched.empty() ? "" : ", ") + s;
     throw Error(ExitCode::config, "no config file found (searched " + searched + ")");
   }
   dtbus::config::LoadOptions load_options;
   load_options.strict = options.strict;
-  auto result = dtbus::config::load_file(*lookup.path, load_options);
+  dtbus::config::LoadResult result;
+  if (lookup.path) result = dtbus::config::load_file(*lookup.path, load_options);
+  std::string file = lookup.path.value_or("(no config file)");
   const auto& cfg = result.config;
   add_insecure_warnings(result, options.strict);
   bool valid = result.ok();
@@ -114,7 +134,7 @@ int test(const GlobalOptions& globals, const TestOptions& options, const std::st
   std::vector<std::string> selected;
   if (globals.broker) {
     if (!cfg.brokers.count(*globals.broker)) {
-      throw Error(ExitCode::config, "no broker named '" + *globals.broker + "' in " + *lookup.path);
+      throw Error(ExitCode::config, "no broker named '" + *globals.broker + "' in " + file);
     }
     selected.push_back(*globals.broker);
   } else {
@@ -126,7 +146,7 @@ int test(const GlobalOptions& globals, const TestOptions& options, const std::st
 
   if (options.connect) interrupt::install();  // SIGINT/SIGTERM while connecting: 130, one line
   ExitCode exit = valid ? ExitCode::ok : ExitCode::config;
-  json report = {{"file", *lookup.path},
+  json report = {{"file", lookup.path ? json(*lookup.path) : json(nullptr)},
                  {"valid", valid},
                  {"errors", json::array()},
                  {"warnings", json::array()},
@@ -149,17 +169,37 @@ int test(const GlobalOptions& globals, const TestOptions& options, const std::st
     text += line + "\n";
   }
 
-  for (const auto& name : cfg.broker_order) {
-    const auto& b = cfg.brokers.at(name);
-    json entry = {{"name", name}, {"enabled", b.enabled}, {"host", b.host}, {"port", b.port}};
+  // With -H/--url and no -b the flags' address is the one tested, entries are only listed.
+  std::vector<std::optional<std::string>> rows;
+  if (flags_name_host && options.connect) rows.push_back(std::nullopt);
+  for (const auto& name : cfg.broker_order) rows.push_back(name);
+  for (const auto& row : rows) {
+    static const dtbus::config::BrokerSettings command_line_entry;
+    const auto& b = row ? cfg.brokers.at(*row) : command_line_entry;
+    const std::string name = row ? *row : "(command line)";
+    json entry = {{"name", row ? json(name) : json(nullptr)},
+                  {"enabled", b.enabled},
+                  {"host", b.host},
+                  {"port", b.port}};
     bool want_connect = options.connect && valid && b.enabled &&
-                        std::find(selected.begin(), selected.end(), name) != selected.end();
+                        (row ? !flags_name_host && std::find(selected.begin(), selected.end(),
+                                                             name) != selected.end()
+                             : true);
     std::string status;
+    std::string host = b.host;
+    int port = b.port;
     if (want_connect) {
-      auto outcome = try_connect(globals, cfg, name);
+      auto outcome = try_connect(globals, cfg, row);
+      if (outcome.host) {  // the report shows the address actually used, not the file's
+        host = *outcome.host;
+        port = outcome.port;
+        entry["host"] = host;
+        entry["port"] = port;
+      }
       entry["connect"] = {{"ok", outcome.ok},
                           {"latency_ms", outcome.ok ? json(outcome.latency_ms) : json(nullptr)},
-                          {"error", outcome.ok ? json(nullptr) : json(outcome.error)}};
+                          {"error", outcome.ok ? json(nullptr) : json(outcome.error)},
+                          {"broker_info", outcome.broker_info}};
       if (outcome.ok) {
         char latency[64];
         std::snprintf(latency, sizeof(latency), "connected in %.1f ms", outcome.latency_ms);
@@ -176,13 +216,14 @@ int test(const GlobalOptions& globals, const TestOptions& options, const std::st
     }
     report["brokers"].push_back(entry);
     char line[512];
-    std::snprintf(line, sizeof(line), "  %-20s %s:%d%s%s", name.c_str(), b.host.c_str(), b.port,
-                  name == cfg.default_broker ? " (default)" : "", status.empty() ? "" : "  ");
+    std::snprintf(line, sizeof(line), "  %-20s %s:%d%s%s", name.c_str(), host.c_str(), port,
+                  row && name == cfg.default_broker ? " (default)" : "",
+                  status.empty() ? "" : "  ");
     text += line + status + "\n";
   }
   auto errors = result.errors().size();
   auto warnings = result.warnings().size();
-  text += *lookup.path + ": " +
+  text += file + ": " +
           (valid ? util::paint("valid", util::Color::green, color)
                  : util::paint("invalid", util::Color::red, color)) +
           " (" + std::to_string(errors) + " error" + (errors == 1 ? "" : "s") + ", " +

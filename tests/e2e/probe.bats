@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# dtbus probe against real mosquitto brokers configured with known limits: what it reports must
+# equal what the broker was configured with; a failing check is exit 1 naming it.
+# bats file_tags=probe,broker
+
+load helpers/common
+
+setup_file() {
+  dtbus_isolate_env
+  broker_start limits --extra 'max_packet_size 2000' --extra 'max_inflight_messages 7'
+  broker_start restricted --extra 'max_qos 1' --extra 'retain_available false'
+  # Anonymous clients may write under allowed/ and only read under readonly/.
+  local acl=$BATS_FILE_TMPDIR/acl
+  printf 'topic readwrite allowed/#\ntopic read readonly/#\ntopic read $SYS/#\n' >"$acl"
+  broker_start acl --extra "acl_file $acl"
+  broker_start secured --password
+  # A TLS listener whose certificate expires in 10 days, signed by the test CA.
+  export CERTS=$BATS_FILE_TMPDIR/certs
+  tls_make_certs "$CERTS"
+  (
+    cd "$CERTS" || exit 1
+    printf '[req]\ndistinguished_name = dn\n[dn]\n' >soon.cnf
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >soon.ext
+    openssl req -config soon.cnf -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout soon.key -out soon.csr -subj /CN=localhost 2>/dev/null &&
+      openssl x509 -req -in soon.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 10 \
+        -extfile soon.ext -out soon.crt 2>/dev/null && chmod 600 soon.key
+  )
+  broker_start soon --extra "cafile $CERTS/ca.crt" --extra "certfile $CERTS/soon.crt" \
+    --extra "keyfile $CERTS/soon.key" --extra "require_certificate false"
+}
+
+teardown_file() { cleanup_all; }
+
+setup() { dtbus_isolate_env; }
+
+teardown() { cleanup_all; }
+
+@test "probe: every check passes and the declared limits are the broker's (-o json)" {
+  run -0 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_LIMITS_PORT" --count 10 -o json
+  jq -e . <<<"$output" >/dev/null
+  jq -e '.ok == true and .failed == [] and .connection.ok == true' <<<"$output"
+  jq -e '.address == "127.0.0.1:'"$BROKER_LIMITS_PORT"'" and .connection.protocol == 5' <<<"$output"
+  jq -e '.connection.tls == null and .connection.auth == "anonymous"' <<<"$output"
+  jq -e '.broker_info.receive_maximum == 7 and .broker_info.maximum_packet_size == 2000' <<<"$output"
+  jq -e '.broker_info.maximum_qos == null and .broker_info.retain_available == null' <<<"$output"
+  for check in qos0 qos1 qos2 retain wildcards shared payload mqtt5 mqtt311 mqtt31 sys latency; do
+    jq -e --arg c "$check" '.checks[$c].status == "pass"' <<<"$output" || fail "$check did not pass"
+  done
+  jq -e '.checks.certificate.status == "skip"' <<<"$output"
+  # the payload limit lies just under the maximum packet size (headers and topic take the rest)
+  jq -e '.checks.payload.largest_bytes < 2000 and .checks.payload.largest_bytes > 1900' <<<"$output"
+  jq -e '.checks.payload.cap_reached == false' <<<"$output"
+  jq -e '.checks.sys.version | startswith("mosquitto version")' <<<"$output"
+  jq -e '.checks.latency.qos0.count == 10 and .checks.latency.qos1.count == 10' <<<"$output"
+  jq -e '.checks.latency.qos1 | .p50_ms <= .p90_ms and .p90_ms <= .p99_ms and .p99_ms <= .max_ms' <<<"$output"
+  # the retained test message was cleared: nothing is left under the test topic
+  local topic
+  topic=$(jq -r .test_topic <<<"$output")
+  run -6 dtbus sub -H 127.0.0.1 -p "$BROKER_LIMITS_PORT" -t "$topic/#" -W 1
+}
+
+@test "probe: the human report names the declared values" {
+  run -0 dtbus probe -H 127.0.0.1 -p "$BROKER_LIMITS_PORT" --check payload --check qos1
+  assert_line --regexp '^  receive maximum +7$'
+  assert_line --regexp '^  maximum packet size +2000$'
+  assert_line --regexp '^  maximum QoS +2 \(not declared\)$'
+  assert_line --regexp '^  pass  payload +19[0-9][0-9] bytes, maximum packet size 2000 bytes$'
+  assert_line --regexp '^  pass  qos1 +round trip'
+  refute_line --partial 'latency'
+}
+
+@test "probe -V 311: nothing declared, the payload limit is found by the broker closing the link" {
+  run -0 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_LIMITS_PORT" -V 311 \
+    --check payload --check qos1 -o json
+  jq -e '.connection.protocol == 311 and .broker_info.protocol == 311' <<<"$output"
+  jq -e '.broker_info.maximum_packet_size == null and .broker_info.receive_maximum == null' <<<"$output"
+  jq -e '.checks.payload.largest_bytes < 2000 and .checks.payload.largest_bytes > 1900' <<<"$output"
+  jq -e '.checks.payload.connection_drops > 0 and .checks.qos1.status == "pass"' <<<"$output"
+  # the expected disconnects are not reported as warnings
+  [[ $stderr != *"lost"* ]]
+}
+
+@test "probe: max_qos 1 and retain_available false are reported and their checks skipped" {
+  run -0 --separate-stderr dtbus probe --url "mqtt://127.0.0.1:$BROKER_RESTRICTED_PORT" --count 5 -o json
+  jq -e '.broker_info.maximum_qos == 1 and .broker_info.retain_available == false' <<<"$output"
+  jq -e '.checks.qos2.status == "skip" and .checks.retain.status == "skip"' <<<"$output"
+  jq -e '.checks.qos1.status == "pass" and .ok == true' <<<"$output"
+  jq -e '.checks.latency.qos1.count == 5' <<<"$output"
+  # no declared packet limit: the search stops at the cap
+  run -0 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_RESTRICTED_PORT" --check payload \
+    --max-payload-check 100000 -o json
+  jq -e '.checks.payload | .largest_bytes == 100000 and .cap_reached == true' <<<"$output"
+  jq -e '.broker_info.maximum_packet_size == null' <<<"$output"
+}
+
+@test "probe: a failing check is exit 1 naming every failed check" {
+  run -1 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_ACL_PORT" --topic readonly/probe \
+    --check qos1 --check retain --check mqtt311 --timeout 1
+  [[ $stderr == *"dtbus probe: error: 2 checks failed: qos1, retain"* ]]
+  assert_line --regexp '^  fail  qos1 '
+  assert_line --regexp '^  pass  mqtt311 '
+  assert_line --partial 'failed: qos1, retain'
+  run -1 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_ACL_PORT" --topic readonly/probe \
+    --check qos0 --timeout 1 -o json
+  jq -e '.ok == false and .failed == ["qos0"] and .checks.qos0.status == "fail"' <<<"$output"
+  run -0 dtbus probe -H 127.0.0.1 -p "$BROKER_ACL_PORT" --topic allowed/probe \
+    --check qos1 --check retain
+}
+
+@test "probe: SIGINT while a check waits ends it at once with exit 130" {
+  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_ACL_PORT" --topic readonly/sigint \
+    --check qos1 --timeout 60
+  wait_for_line "$BROKER_ACL_LOG" 'readonly/sigint/.*/qos1'
+  kill -INT "$PROBE"
+  run bg_wait PROBE 10
+  [[ $status == 130 ]]
+}
+
+@test "probe: cannot connect is exit 4 (with a JSON object), refused credentials exit 5" {
+  local closed
+  closed=$(free_port)
+  run -4 --separate-stderr dtbus probe -H 127.0.0.1 -p "$closed" -o json
+  jq -e '.connection.ok == false and (.connection.error | contains("Connection refused"))' <<<"$output"
+  [[ $stderr == *"dtbus probe: error: cannot connect"* ]]
+  run -5 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_SECURED_PORT" -u alice -P wrong-password-1
+  run -0 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_SECURED_PORT" -u alice \
+    -P "$BROKER_SECURED_PASSWORD" --check qos1 --check mqtt31 -o json
+  jq -e '.connection.auth == "username alice" and .ok == true' <<<"$output"
+  [[ $output != *"$BROKER_SECURED_PASSWORD"* && $stderr != *"$BROKER_SECURED_PASSWORD"* ]]
+}
+
+@test "probe: unknown --check is a usage error" {
+  run -2 dtbus probe -H 127.0.0.1 -p "$BROKER_LIMITS_PORT" --check nonsense
+}
+
+@test "probe: TLS facts of the server certificate; expiry in 10 days warns under 30" {
+  run -0 --separate-stderr dtbus probe -H localhost -p "$BROKER_SOON_PORT" --cafile "$CERTS/ca.crt" \
+    --check certificate --check qos1 -o json
+  jq -e '.connection.tls.subject == "CN=localhost" and .connection.tls.issuer == "CN=dtbus test CA"' <<<"$output"
+  jq -e '.connection.tls.alt_names == ["DNS:localhost", "IP:127.0.0.1"]' <<<"$output"
+  jq -e '.connection.tls.verified == true and (.connection.tls.protocol | startswith("TLSv1."))' <<<"$output"
+  jq -e '.connection.tls.cipher | length > 0' <<<"$output"
+  jq -e '.connection.tls.days_left == 9 or .connection.tls.days_left == 10' <<<"$output"
+  jq -e '.checks.certificate.status == "warn" and .ok == true' <<<"$output"
+  [[ $stderr == *"warning: certificate: expires in "* ]]
+  # openssl's own view of the same end date
+  local end
+  end=$(openssl x509 -in "$CERTS/soon.crt" -noout -enddate | cut -d= -f2)
+  jq -e --arg d "$(date -u -d "$end" +%Y-%m-%dT%H:%M:%S)" '.connection.tls.not_after | startswith($d)' <<<"$output"
+  run -0 --separate-stderr dtbus probe -H localhost -p "$BROKER_SOON_PORT" --cafile "$CERTS/ca.crt" \
+    --check certificate --cert-warn-days 5
+  assert_line --regexp '^  pass  certificate +expires in (9|10) days$'
+  assert_line --regexp '^  certificate alt names +DNS:localhost, IP:127\.0\.0\.1$'
+  [[ -z $stderr ]]
+  # a CA that did not sign it: the handshake is refused, exit 4
+  run -4 dtbus probe -H localhost -p "$BROKER_SOON_PORT" --cafile "$CERTS/other-ca.crt"
+}
