@@ -634,6 +634,10 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
     return;
   }
   if (impl.has_events.load(std::memory_order_acquire)) impl.drain(std::nullopt);
+  if (impl.report.stopped_by != StoppedBy::nothing) {  // the link gave up meanwhile
+    impl.save_failed(message, impl.not_sent_reason());
+    return;
+  }
   if (impl.in_flight == 0) impl.last_progress = Clock::now();
   // A full window resumes once a quarter of it is acknowledged.
   size_t batch = std::max<size_t>(1, std::min(impl.in_flight, impl.slots.size() / 4));
@@ -649,6 +653,10 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   }
   if (waited == Impl::Wait::timeout) {
     impl.timed_out_now(message);
+    return;
+  }
+  if (impl.report.stopped_by != StoppedBy::nothing) {  // the link gave up while we waited
+    impl.save_failed(message, impl.not_sent_reason());
     return;
   }
   size_t index = impl.free_slots.back();
