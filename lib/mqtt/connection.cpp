@@ -614,7 +614,7 @@ struct Connection::Impl {
     } else if (fell_back) {
       spdlog::warn(
           "broker {} speaks only MQTT 3.1.1 and may not know shared subscriptions "
-          "(RabbitMQ 3.10 subscribes to '{}' as a literal topic)",
+          "(RabbitMQ 3.10 and aedes take '{}' as a literal topic)",
           settings.describe(), filter);
     }
   }

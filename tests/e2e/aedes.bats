@@ -3,8 +3,8 @@
 # dtbus against aedes (npm, in-memory persistence; tests/fixtures/aedes/server.js), one broker for
 # the file. aedes speaks MQTT 3.1.1 (it refuses MQTT 5 with CONNACK "unsupported protocol
 # version") and takes QoS 0, 1 and 2: pub/sub/relay/dlq/replay work without -V.
-# Not run here because aedes cannot: MQTT 5 properties; sessions and retained messages do not
-# survive a restart (in-memory persistence).
+# Not run here because aedes cannot: MQTT 5 properties, shared subscriptions ($share/ is a
+# literal topic); sessions and retained messages do not survive a restart (in-memory persistence).
 # bats file_tags=brokers,aedes
 
 load helpers/common
@@ -40,6 +40,10 @@ teardown() { cleanup_all; }
   run -0 bash -c "seq 1 100 | dtbus pub -H 127.0.0.1 -p $FLOW_PORT -t $T/q2 -q 2 -l"
   run -0 bg_wait SUB 30
   diff <(seq 1 100 | sed 's/^/2 /') "$SUB_OUT"
+}
+
+@test "aedes: --share warns that the broker may take \$share/ as a literal topic" {
+  flow_share_warns
 }
 
 @test "aedes: retained messages" {

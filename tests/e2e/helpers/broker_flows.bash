@@ -42,6 +42,15 @@ flow_v5_strict() {
   refute_regex "$stderr" "refused MQTT 5"
 }
 
+# --share on a 3.1.1-only broker (RabbitMQ 3.10, aedes 0.51 take $share/... as a literal topic):
+# sub warns.
+flow_share_warns() {
+  bg_start SUB dtbus -vv sub -H 127.0.0.1 -p "$FLOW_PORT" -t "$T/w" --share g -q 1 -C 1 -W 20
+  dtbus_wait_subscribed "$SUB_ERR" "\$share/g/$T/w" 1 30
+  grep -q "speaks only MQTT 3.1.1 and may not know shared subscriptions" "$SUB_ERR" ||
+    fail "no warning: $(grep -v debug "$SUB_ERR")"
+}
+
 # Retained messages: a late subscriber gets the last one.
 flow_retained() {
   run -0 flow_pub -t "$T/r" -m first -r -q 1
