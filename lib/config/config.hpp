@@ -72,6 +72,7 @@ struct BrokerSettings {
   std::string topic_prefix;
   double token_refresh_margin = 30.0;
   int protocol = 5;
+  std::string hosts;              // more nodes of the cluster for failover: "host[:port], ..."
   std::string token_provider;     // empty = none
   std::string envelope = "none";  // none | dt | tracker
   envelope::Source source;

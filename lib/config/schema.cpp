@@ -159,6 +159,11 @@ const Section<BrokerSettings>& broker_config() {
                     .arg = "SECONDS",
                     .description = "Number >= 0: fetch a new token this long before expiry."},
            .member = &BrokerSettings::token_refresh_margin},
+          {.info = {.name = "hosts",
+                    .arg = "HOST[:PORT],...",
+                    .description = "More nodes of the same cluster, tried in turn after host:port "
+                                   "when the connection is lost (failover)."},
+           .member = &BrokerSettings::hosts},
           {.info = {.name = "protocol",
                     .kind = Kind::choice,
                     .choices = {"5", "311"},

@@ -51,7 +51,7 @@ struct Slot {
 
 // What the network thread reports; handled on the publishing thread in arrival order.
 struct Event {
-  enum class Type { published, reconnected, lost } type;
+  enum class Type { published, reconnected, lost, gave_up } type;
   int mid = 0;
   int reason = 0;
   std::chrono::steady_clock::time_point at{};
@@ -199,6 +199,7 @@ struct Publisher::Impl {
   std::mutex mutex;
   std::condition_variable arrived;
   std::vector<Event> events;
+  std::string gave_up_diagnosis;  // guarded by mutex: the link's on_gave_up
   size_t wake_at = 0;  // 0 = the publishing thread is not waiting; else wake at this many events
   std::atomic<bool> has_events{false};
 
@@ -235,6 +236,16 @@ struct Publisher::Impl {
         connected_since_loss = true;
         connected_at = event.at;
         resend_unwritten_qos0();
+      } else if (event.type == Event::Type::gave_up) {
+        // Like a timeout, sooner: every pending message goes to failed-out (exit 7).
+        std::string why;
+        {
+          std::lock_guard lock(mutex);
+          why = gave_up_diagnosis;
+        }
+        stop(StoppedBy::timeout, why);
+        give_up(why);
+        break;
       } else if (event.type == Event::Type::lost) {
         // The rest came from the link this replaced: their message ids mean nothing now.
         if (connection_lost(event.at)) break;
@@ -255,6 +266,13 @@ struct Publisher::Impl {
     };
     handlers.on_connection_lost = [this](const std::string&) {
       push_event({Event::Type::lost, 0, 0});
+    };
+    handlers.on_gave_up = [this](const std::string& diagnosis) {
+      {
+        std::lock_guard lock(mutex);
+        gave_up_diagnosis = diagnosis;
+      }
+      push_event({Event::Type::gave_up, 0, 0});
     };
     return handlers;
   }
@@ -616,6 +634,10 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
     return;
   }
   if (impl.has_events.load(std::memory_order_acquire)) impl.drain(std::nullopt);
+  if (impl.report.stopped_by != StoppedBy::nothing) {  // the link gave up meanwhile
+    impl.save_failed(message, impl.not_sent_reason());
+    return;
+  }
   if (impl.in_flight == 0) impl.last_progress = Clock::now();
   // A full window resumes once a quarter of it is acknowledged.
   size_t batch = std::max<size_t>(1, std::min(impl.in_flight, impl.slots.size() / 4));
@@ -631,6 +653,10 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   }
   if (waited == Impl::Wait::timeout) {
     impl.timed_out_now(message);
+    return;
+  }
+  if (impl.report.stopped_by != StoppedBy::nothing) {  // the link gave up while we waited
+    impl.save_failed(message, impl.not_sent_reason());
     return;
   }
   size_t index = impl.free_slots.back();

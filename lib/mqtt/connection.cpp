@@ -36,6 +36,9 @@ constexpr uint32_t kReconnectGraceSeconds = 120;
 constexpr double kMaxBackoffSeconds = 60.0;
 // How long disconnect() lets the network thread flush queued packets and the DISCONNECT.
 constexpr int kStopGraceSeconds = 2;
+// The same loss this many times in a row, each time before anything was acknowledged, ends the
+// reconnects (when the owner handles on_gave_up): the broker will not take what is pending.
+constexpr int kSameLossLimit = 5;
 
 struct LibraryInit {
   LibraryInit() { mosquitto_lib_init(); }
@@ -168,7 +171,19 @@ struct Connection::Impl {
   std::optional<Clock::time_point> renew_at;
   std::optional<Clock::time_point> stop_requested_at;
 
+  // Negotiation and the broker's limits (guarded by mutex).
+  bool protocol_refused = false;  // the first attempt looked like a broker refusing MQTT 5
+  bool fell_back = false;         // connected with 3.1.1 after MQTT 5 was refused
+  std::optional<int> broker_max_qos;
+  std::optional<bool> shared_subscriptions;  // v5 CONNACK "shared subscription available"
+  std::map<int, int> in_flight_qos;          // QoS>0 message id -> QoS, until acknowledged
+  bool progress = false;                     // anything acknowledged or received since CONNACK
+  bool gave_up = false;
+  int same_losses = 0;  // network thread only: see kSameLossLimit
+  std::string last_loss;
+
   std::atomic<int> reconnects{0};
+  size_t current_node = 0;        // network thread only: index into host:port + failover
   int failed_attempts = 0;        // network thread only: consecutive reconnects without a CONNACK
   int failed_renewals = 0;        // network thread only: consecutive token renewals that failed
   bool abandoned_thread = false;  // network thread stuck in a blocking connect at timeout
@@ -183,6 +198,8 @@ struct Connection::Impl {
     bool verified = settings.tls.enabled && !settings.tls.insecure;
     info.tls = read_tls_facts(static_cast<const ssl_st*>(mosquitto_ssl_get(mosq)), verified);
     std::lock_guard lock(mutex);
+    broker_max_qos = info.maximum_qos;  // absent: no limit
+    shared_subscriptions = info.shared_subscription_available;
     broker_info = std::move(info);
   }
 
@@ -240,14 +257,44 @@ struct Connection::Impl {
     changed.notify_all();
   }
 
-  int start_connection() {
+  // Connects to node `node` of host:port + settings.failover (network thread).
+  int start_connection(size_t node = 0) {
     PropertyList properties;
     uint32_t expiry = session_expiry();
     if (expiry > 0) {
       mosquitto_property_add_int32(&properties.head, MQTT_PROP_SESSION_EXPIRY_INTERVAL, expiry);
     }
-    return mosquitto_connect_bind_v5(mosq, settings.host.c_str(), settings.port, settings.keepalive,
-                                     nullptr, properties.head);
+    current_node = node;
+    const std::string& host = node == 0 ? settings.host : settings.failover[node - 1].first;
+    int port = node == 0 ? settings.port : settings.failover[node - 1].second;
+    return mosquitto_connect_bind_v5(mosq, host.c_str(), port, settings.keepalive, nullptr,
+                                     properties.head);
+  }
+
+  std::string node_name(size_t node) const {
+    if (node == 0) return settings.host + ":" + std::to_string(settings.port);
+    return settings.failover[node - 1].first + ":" +
+           std::to_string(settings.failover[node - 1].second);
+  }
+
+  // The first connect: each node in turn while they cannot be reached at all.
+  int start_first_connection() {
+    int rc = start_connection(0);
+    for (size_t node = 1; node <= settings.failover.size(); ++node) {
+      if (rc != MOSQ_ERR_ERRNO && rc != MOSQ_ERR_EAI) break;
+      spdlog::warn("cannot reach {} ({}); trying {}", node_name(node - 1), connect_error(rc).what(),
+                   node_name(node));
+      rc = start_connection(node);
+    }
+    return rc;
+  }
+
+  // A reconnect: with failover nodes, the next one in turn (the lost one is likely down).
+  int reconnect() {
+    if (settings.failover.empty()) return mosquitto_reconnect(mosq);
+    size_t next = (current_node + 1) % (settings.failover.size() + 1);
+    spdlog::warn("failing over from {} to {}", node_name(current_node), node_name(next));
+    return start_connection(next);
   }
 
   double backoff_seconds(int attempt) {
@@ -272,7 +319,7 @@ struct Connection::Impl {
   }
 
   void network_loop() {
-    int rc = start_connection();
+    int rc = start_first_connection();
     if (rc != MOSQ_ERR_SUCCESS) {
       fail_first(connect_error(rc));
       return;
@@ -292,6 +339,12 @@ struct Connection::Impl {
         first_done = first_attempt_done;
       }
       if (!first_done) {
+        // A broker that does not speak MQTT 5 may just close the connection (RabbitMQ 3.10).
+        if (rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_PROTOCOL ||
+            rc == MOSQ_ERR_MALFORMED_PACKET) {
+          std::lock_guard lock(mutex);
+          protocol_refused = true;
+        }
         fail_first(rc == MOSQ_ERR_CONN_REFUSED ? Error(ExitCode::auth, "refused")
                                                : connect_error(rc));
         return;
@@ -303,8 +356,17 @@ struct Connection::Impl {
         renew_requested = false;
       }
       if (!planned) {  // (a planned renewal has its new credentials already)
-        double delay = backoff_seconds(failed_attempts++);
         std::string why = lost_reason(rc);
+        if (std::optional<std::string> diagnosis = diagnose_loss(rc, why)) {
+          {
+            std::lock_guard lock(mutex);
+            gave_up = true;
+            changed.notify_all();
+          }
+          handlers.on_gave_up(*diagnosis);
+          return;
+        }
+        double delay = backoff_seconds(failed_attempts++);
         spdlog::warn("connection to {} lost ({}); reconnecting in {:.1f} s", settings.describe(),
                      why, delay);
         if (handlers.on_connection_lost) handlers.on_connection_lost(why);
@@ -312,11 +374,38 @@ struct Connection::Impl {
         if (!refresh_credentials()) return;
       }
       reconnects++;
-      rc = mosquitto_reconnect(mosq);
+      rc = reconnect();
       if (rc != MOSQ_ERR_SUCCESS) {
         spdlog::debug("reconnect to {} failed: {}", settings.describe(), mosquitto_strerror(rc));
       }
     }
+  }
+
+  // A loss that reconnecting will not cure, when the owner wants to know (on_gave_up): a broker
+  // without QoS 2 (on 3.1.1 it can only break the link), or the same loss kSameLossLimit times
+  // in a row with messages pending and nothing acknowledged in between.
+  std::optional<std::string> diagnose_loss(int rc, const std::string& why) {
+    if (!handlers.on_gave_up) return std::nullopt;
+    std::lock_guard lock(mutex);
+    bool stuck = !progress && !in_flight_qos.empty();
+    bool qos2_pending = std::any_of(in_flight_qos.begin(), in_flight_qos.end(),
+                                    [](const auto& entry) { return entry.second == 2; });
+    same_losses = stuck && why == last_loss ? same_losses + 1 : (stuck ? 1 : 0);
+    last_loss = why;
+    if (stuck && qos2_pending && settings.protocol == 311 &&
+        (rc == MOSQ_ERR_PROTOCOL || same_losses >= 2)) {
+      return "broker " + settings.describe() +
+             " does not accept QoS 2: the MQTT 3.1.1 connection broke (" + why +
+             ") each time a QoS 2 message was pending (RabbitMQ and AWS IoT take at most QoS 1, "
+             "and 3.1.1 cannot say so); publish with -q 1";
+    }
+    if (same_losses >= kSameLossLimit) {
+      return "broker " + settings.describe() + " closed the connection " +
+             std::to_string(same_losses) + " times in a row (" + why +
+             "), each time before acknowledging any of the " +
+             std::to_string(in_flight_qos.size()) + " pending message(s); giving up";
+    }
+    return std::nullopt;
   }
 
   // Why the link went down: the broker's DISCONNECT reason when it sent one, else the error.
@@ -391,6 +480,12 @@ struct Connection::Impl {
                          const mosquitto_property* properties) {
     Impl* impl = self(obj);
     bool session_present = (flags & 0x01) != 0;
+    if (reason != 0 && impl->settings.protocol == 5 &&
+        (reason == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION ||
+         reason == CONNACK_REFUSED_PROTOCOL_VERSION)) {
+      std::lock_guard lock(impl->mutex);
+      if (!impl->first_attempt_done) impl->protocol_refused = true;
+    }
     if (reason != 0) {
       int code = reason;
       std::string text = connack_reason_text(code, impl->settings.protocol);
@@ -410,6 +505,8 @@ struct Connection::Impl {
       impl->fail_first(Error(auth ? ExitCode::auth : ExitCode::connect, message));
       return;
     }
+    // Before the link counts as up: a caller woken by connect() reads the broker's limits.
+    impl->record_broker_info(properties, session_present);
     bool reconnect;
     std::vector<Subscription> resubscribe;
     {
@@ -423,6 +520,7 @@ struct Connection::Impl {
       impl->is_connected = true;
       impl->failed_attempts = 0;
       impl->first_attempt_done = true;
+      impl->progress = false;
       impl->broker_disconnect_reason.reset();
       if (reconnect && !session_present) resubscribe = impl->subscriptions;
     }
@@ -435,7 +533,6 @@ struct Connection::Impl {
       mosquitto_log_callback_set(impl->mosq, nullptr);
     }
     for (const auto& s : resubscribe) impl->send_subscribe(s, nullptr);
-    impl->record_broker_info(properties, session_present);
     if (impl->handlers.on_connect) impl->handlers.on_connect(session_present, reconnect);
     impl->changed.notify_all();
   }
@@ -456,12 +553,21 @@ struct Connection::Impl {
 
   static void on_publish(mosquitto*, void* obj, int mid, int reason, const mosquitto_property*) {
     Impl* impl = self(obj);
+    {
+      std::lock_guard lock(impl->mutex);
+      impl->in_flight_qos.erase(mid);
+      impl->progress = true;
+    }
     if (impl->handlers.on_publish) impl->handlers.on_publish(mid, reason);
   }
 
   static void on_message(mosquitto*, void* obj, const mosquitto_message* msg,
                          const mosquitto_property* props) {
     Impl* impl = self(obj);
+    {
+      std::lock_guard lock(impl->mutex);
+      impl->progress = true;
+    }
     if (!impl->handlers.on_message) return;
     ReceivedMessage message;
     message.topic = msg->topic;
@@ -493,6 +599,26 @@ struct Connection::Impl {
     }
     spdlog::trace("libmosquitto: {}", text);
   }
+
+  // A broker without shared subscriptions takes `$share/g/t` as a literal topic: nothing arrives.
+  void warn_unshared(const std::string& filter) {
+    std::lock_guard lock(mutex);
+    if (shared_subscriptions == false) {
+      spdlog::warn(
+          "broker {} says it has no shared subscriptions (CONNACK): '{}' will not split "
+          "messages between workers",
+          settings.describe(), filter);
+    } else if (fell_back) {
+      spdlog::warn(
+          "broker {} speaks only MQTT 3.1.1 and may not know shared subscriptions "
+          "(RabbitMQ 3.10 and aedes take '{}' as a literal topic)",
+          settings.describe(), filter);
+    }
+  }
+
+  void create_client();
+  void first_connect();
+  bool retry_with_311();
 
   int send_subscribe(const Subscription& s, int* mid) {
     int options = 0;
@@ -534,8 +660,8 @@ Connection::~Connection() {
   if (impl_->mosq) mosquitto_destroy(impl_->mosq);
 }
 
-void Connection::connect() {
-  Impl& impl = *impl_;
+void Connection::Impl::create_client() {
+  Impl& impl = *this;
   const auto& s = impl.settings;
   // libmosquitto uses one clean_start flag for every (re)connect, so a "clean" MQTT 5 session is
   // opened with clean_start=false and a short expiry: reconnects then resume it. The generated
@@ -591,6 +717,51 @@ void Connection::connect() {
     }
   }
   impl.apply_credentials();
+}
+
+void Connection::connect() {
+  Impl& impl = *impl_;
+  while (true) {
+    impl.create_client();
+    try {
+      impl.first_connect();
+      return;
+    } catch (const Error& e) {
+      if (!impl.retry_with_311()) throw;
+      spdlog::info("{} refused MQTT 5 ({}); connecting again with MQTT 3.1.1",
+                   impl.settings.describe(), e.what());
+    }
+  }
+}
+
+// True (ready for another create_client()) when the first attempt failed as a broker that does
+// not speak MQTT 5 fails, and the version was not forced.
+bool Connection::Impl::retry_with_311() {
+  {
+    std::lock_guard lock(mutex);
+    if (!protocol_refused || !settings.protocol_fallback || settings.protocol != 5 ||
+        abandoned_thread) {
+      return false;
+    }
+  }
+  if (network.joinable()) network.join();  // it has returned after the failure
+  mosquitto_destroy(mosq);
+  mosq = nullptr;
+  certificate_check.reset();
+  std::lock_guard lock(mutex);
+  settings.protocol = 311;
+  fell_back = true;
+  stopping = false;
+  first_attempt_done = false;
+  first_failure.reset();
+  protocol_refused = false;
+  last_log_error.clear();
+  return true;
+}
+
+void Connection::Impl::first_connect() {
+  Impl& impl = *this;
+  const auto& s = impl.settings;
 
   impl.connect_started = Clock::now();
   impl.network = std::thread([&impl] { impl.network_loop(); });
@@ -642,6 +813,15 @@ int Connection::publish(const std::string& topic, std::string_view payload, int 
   Impl& impl = *impl_;
   PropertyList props;
   if (impl.settings.protocol == 5 && !properties.empty()) build_properties(properties, props);
+  {
+    std::lock_guard lock(impl.mutex);
+    if (impl.broker_max_qos && qos > *impl.broker_max_qos) {
+      std::string limit = std::to_string(*impl.broker_max_qos);
+      throw Error(ExitCode::usage, "broker " + impl.settings.describe() + " accepts at most QoS " +
+                                       limit + " (its CONNACK says so), not QoS " +
+                                       std::to_string(qos) + ": publish with -q " + limit);
+    }
+  }
   while (true) {
     if (qos == 0) {
       // QoS 0 written while disconnected would be dropped by libmosquitto: wait for the link.
@@ -650,8 +830,14 @@ int Connection::publish(const std::string& topic, std::string_view payload, int 
       if (impl.stopping) throw Error(ExitCode::runtime, "connection closed");
     }
     int mid = 0;
+    std::unique_lock track(impl.mutex, std::defer_lock);
+    // QoS>0: the id is recorded before its acknowledgement can arrive (diagnose_loss reads it).
+    if (qos > 0) track.lock();
     int rc = mosquitto_publish_v5(impl.mosq, &mid, topic.c_str(), static_cast<int>(payload.size()),
                                   payload.data(), qos, retain, props.head);
+    if (qos > 0 && (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN))
+      impl.in_flight_qos[mid] = qos;
+    if (track.owns_lock()) track.unlock();
     if (rc == MOSQ_ERR_SUCCESS) return mid;
     if (rc == MOSQ_ERR_NO_CONN) {
       if (qos > 0) return mid;  // queued; libmosquitto sends it after the reconnect
@@ -666,7 +852,8 @@ int Connection::publish(const std::string& topic, std::string_view payload, int 
         throw Error(ExitCode::runtime, "message too large for the broker (" +
                                            std::to_string(payload.size()) + " bytes) on " + topic);
       case MOSQ_ERR_QOS_NOT_SUPPORTED:
-        throw Error(ExitCode::runtime, "broker does not support QoS " + std::to_string(qos));
+        throw Error(ExitCode::usage, "broker " + impl.settings.describe() +
+                                         " does not support QoS " + std::to_string(qos));
       case MOSQ_ERR_RETAIN_NOT_SUPPORTED:
         throw Error(ExitCode::runtime, "broker does not support retained messages");
       default:
@@ -679,6 +866,7 @@ std::vector<int> Connection::subscribe(const std::vector<Subscription>& subscrip
   Impl& impl = *impl_;
   std::vector<int> granted;
   for (const auto& s : subscriptions) {
+    if (s.filter.starts_with("$share/")) impl.warn_unshared(s.filter);
     int mid = 0;
     {
       std::lock_guard lock(impl.mutex);
@@ -715,6 +903,9 @@ std::vector<int> Connection::subscribe(const std::vector<Subscription>& subscrip
       throw Error(ExitCode::auth, "broker refused the subscription to '" + s.filter +
                                       "': " + reason_text(result.front()));
     }
+    // (Tests against brokers without a subscription log wait for this line.)
+    spdlog::debug("subscribed to '{}' on {} (QoS {})", s.filter, impl.settings.describe(),
+                  result.front());
     granted.push_back(result.front());
   }
   return granted;

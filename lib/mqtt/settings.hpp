@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dtbus/auth/credentials.hpp"
 #include "dtbus/util/export.hpp"
@@ -30,6 +32,11 @@ struct ConnectionSettings {
   std::string client_id;  // always set after resolve(): given or dtbus-<cmd>-<host>-<pid>
   TlsSettings tls;
   int protocol = 5;  // 5 or 311
+  // Not forced (-V, `protocol:`): a broker that refuses MQTT 5 is asked again with 3.1.1.
+  bool protocol_fallback = false;
+  // More nodes of the same cluster (host, port), tried in turn after host:port when the link is
+  // lost or cannot be made (brokers.yaml `hosts:`, --url A,B).
+  std::vector<std::pair<std::string, int>> failover;
   int keepalive = 60;
   bool clean_session = true;
   uint32_t session_expiry = 0;  // MQTT 5 session expiry when clean_session is false

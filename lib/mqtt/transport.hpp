@@ -28,6 +28,10 @@ struct Handlers {
   // After every successful CONNACK (first connect and reconnects).
   std::function<void(bool session_present, bool reconnect)> on_connect;
   std::function<void(const std::string& reason)> on_connection_lost;
+  // The link stopped reconnecting because the broker will not take what is pending (QoS 2 on a
+  // broker without it, the same loss again and again with nothing acknowledged); no handler runs
+  // afterwards. Unset: the link keeps reconnecting.
+  std::function<void(const std::string& diagnosis)> on_gave_up;
 };
 
 class Transport {

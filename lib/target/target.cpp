@@ -104,6 +104,47 @@ ParsedUrl parse_url(const std::string& url) {
   return parsed;
 }
 
+// "a, b" -> {"a", "b"}: the items of a comma-separated list, trimmed, empty ones dropped.
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) items.push_back(item);
+    start = comma + 1;
+  }
+  return items;
+}
+
+// brokers.yaml `hosts: "b:1883, c"` -> failover nodes; a node without a port has the entry's.
+std::vector<std::pair<std::string, int>> parse_hosts(const std::string& hosts, int default_port,
+                                                     const std::string& broker) {
+  std::vector<std::pair<std::string, int>> nodes;
+  for (const std::string& item : split_list(hosts)) {
+    auto colon = item.rfind(':');
+    if (colon == std::string::npos || (item.front() == '[' && item.back() == ']')) {
+      nodes.emplace_back(item, default_port);
+      continue;
+    }
+    std::string port_text = item.substr(colon + 1);
+    int port = 0;
+    try {
+      size_t used = 0;
+      port = std::stoi(port_text, &used);
+      if (used != port_text.size() || port < 1 || port > 65535) throw std::out_of_range("port");
+    } catch (const std::exception&) {
+      throw Error(ExitCode::config,
+                  "broker '" + broker + "': hosts: '" + item + "': port must be 1..65535");
+    }
+    nodes.emplace_back(item.substr(0, colon), port);
+  }
+  return nodes;
+}
+
 // Whether a load warning concerns `broker` (empty: none is used): document-level warnings do,
 // and those of that entry and its token provider; other entries' are left to `config test`.
 bool concerns(const config::Diagnostic& d, const config::Config& cfg, const std::string& broker) {
@@ -204,7 +245,18 @@ Target resolve(const GlobalOptions& options, const std::string& command) {
 Target resolve(const GlobalOptions& options, const std::string& command, config::Config loaded) {
   Target target;
   std::optional<ParsedUrl> url;
-  if (options.url) url = parse_url(*options.url);
+  std::vector<ParsedUrl> more_urls;  // --url A,B: failover nodes after the first
+  if (options.url) {
+    std::vector<std::string> parts = split_list(*options.url);
+    if (parts.empty()) throw Error(ExitCode::usage, "--url: expected mqtt://[user@]host[:port]");
+    url = parse_url(parts.front());
+    for (size_t i = 1; i < parts.size(); ++i) {
+      more_urls.push_back(parse_url(parts[i]));
+      if (more_urls.back().tls != url->tls) {
+        throw Error(ExitCode::usage, "--url: the nodes of a list must all be mqtt:// or mqtts://");
+      }
+    }
+  }
   bool flags_name_host = options.host.has_value() || url.has_value();
 
   target.config = std::move(loaded);
@@ -243,12 +295,20 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
   const config::BrokerSettings& entry = target.broker ? *target.broker : environment_entry;
   for (const auto& [key, variable] : entry.from_env) spdlog::debug("{} from ${}", key, variable);
 
+  if (!entry.hosts.empty()) c.failover = parse_hosts(entry.hosts, c.port, c.broker_name);
   if (url) {
     c.host = url->host;
     c.tls.enabled = c.tls.enabled || url->tls;
     c.port = url->port.value_or(url->tls ? 8883 : 1883);
+    c.failover.clear();  // the command line names the nodes
+    for (const ParsedUrl& more : more_urls) {
+      c.failover.emplace_back(more.host, more.port.value_or(more.tls ? 8883 : 1883));
+    }
   }
-  if (options.host) c.host = *options.host;
+  if (options.host) {
+    c.host = *options.host;
+    c.failover.clear();  // -H names one node
+  }
   if (options.port) c.port = *options.port;
   if (options.tls) c.tls.enabled = true;
   if (options.cafile) {
@@ -273,6 +333,8 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
                                    : "verify_cert: false in broker '" + c.broker_name + "'");
   }
   if (options.protocol) c.protocol = *options.protocol;
+  // Unforced, MQTT 5 is tried first and 3.1.1 after a refusal (RabbitMQ 3.10 speaks only 3.1.1).
+  c.protocol_fallback = c.protocol == 5 && !options.protocol && !entry.set_at.count("protocol");
   if (options.keepalive) c.keepalive = *options.keepalive;
   c.connect_timeout = options.connect_timeout;
   if (options.no_prefix) c.topic_prefix.clear();

@@ -127,6 +127,14 @@ class FakeLink : public dtbus::mqtt::Transport {
     }
     handlers_.on_connect(/*session_present=*/true, /*reconnect=*/true);
   }
+  // The link stops reconnecting: what the broker will not take is named (Connection::on_gave_up).
+  void give_up(const std::string& diagnosis) {
+    {
+      std::lock_guard lock(mutex_);
+      connected_ = false;
+    }
+    handlers_.on_gave_up(diagnosis);
+  }
   void refuse_topic(std::string topic) {
     std::lock_guard lock(mutex_);
     refused_topic_ = std::move(topic);
@@ -270,6 +278,21 @@ TEST_F(PublisherTest, FinishWithEverythingAcknowledgedIsCompleteAndWritesNoFaile
   EXPECT_FALSE(fs::exists(failed_out_));
   EXPECT_TRUE(link_->disconnected());
   EXPECT_EQ(done_.size(), 3u);
+}
+
+TEST_F(PublisherTest, ALinkThatGivesUpStopsPublishingAndSavesEveryPendingMessage) {
+  auto publisher = make_publisher(options(8));
+  for (const char* name : {"a", "b", "c"}) publisher->publish(message(name), record_done(name));
+  link_->ack(link_->pending_mids().front());
+  link_->give_up("broker does not accept QoS 2");
+  publisher->publish(message("d"));  // after the stop: saved, not sent
+  DeliveryReport report = publisher->finish();
+  EXPECT_EQ(report.stopped_by, StoppedBy::timeout);
+  EXPECT_EQ(report.stop_reason, "broker does not accept QoS 2");
+  EXPECT_EQ(report.acknowledged, 1u);
+  EXPECT_EQ(report.failed, 3u);
+  EXPECT_EQ(link_->sent().size(), 3u);
+  EXPECT_TRUE(fs::exists(failed_out_));
 }
 
 TEST_F(PublisherTest, WindowNeverExceededAndPublishResumesWhenAnAckFreesASlot) {

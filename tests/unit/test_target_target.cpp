@@ -53,6 +53,28 @@ TEST(MqttBroker, UrlGivesHostPortUserAndTls) {
   EXPECT_TRUE(target.connection.tls.enabled);
 }
 
+TEST(MqttBroker, UrlListNamesFailoverNodes) {
+  dtbus::GlobalOptions options;
+  options.url = "mqtt://a.example:1884, mqtt://b.example,mqtt://c.example:1999";
+  auto target = dtbus::target::resolve(options, "test", {});
+  EXPECT_EQ(target.connection.host, "a.example");
+  EXPECT_EQ(target.connection.port, 1884);
+  using Nodes = std::vector<std::pair<std::string, int>>;
+  EXPECT_EQ(target.connection.failover, (Nodes{{"b.example", 1883}, {"c.example", 1999}}));
+  options.url = "mqtt://a.example,mqtts://b.example";
+  EXPECT_THROW(dtbus::target::resolve(options, "test", {}), dtbus::Error);
+}
+
+TEST(MqttBroker, ProtocolFallsBackOnlyWhenNotForced) {
+  dtbus::GlobalOptions options;
+  options.host = "broker";
+  EXPECT_TRUE(dtbus::target::resolve(options, "test", {}).connection.protocol_fallback);
+  options.protocol = 5;
+  EXPECT_FALSE(dtbus::target::resolve(options, "test", {}).connection.protocol_fallback);
+  options.protocol = 311;
+  EXPECT_FALSE(dtbus::target::resolve(options, "test", {}).connection.protocol_fallback);
+}
+
 // Sets environment variables for one test, restoring them after.
 class ScopedEnv {
  public:

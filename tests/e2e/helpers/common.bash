@@ -1051,3 +1051,7 @@ cleanup_all() {
   secrets_audit_dir || rc=1 # after the stops: every log is complete
   return "$rc"
 }
+
+# RabbitMQ and aedes beside mosquitto (rabbitmq_start, aedes_start, ...).
+# shellcheck source=brokers.bash
+source "$_dtbus_helpers_dir/brokers.bash"
