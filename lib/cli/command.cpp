@@ -88,6 +88,26 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
       ->type_name("S")
       ->check(CLI::PositiveNumber)
       ->group(kGlobalGroup);
+  app.add_option("--retry", g.retry,
+                 "Retry a failed first connect N times, backing off (default 0: exit 4 at once)")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kGlobalGroup);
+  app.add_option("--retry-for", g.retry_for,
+                 "Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)")
+      ->type_name("DURATION")
+      ->group(kGlobalGroup);
+  app.add_option("--will-topic", g.will_topic, "Will message topic (sent if we vanish)")
+      ->type_name("TOPIC")
+      ->group(kGlobalGroup);
+  app.add_option("--will-payload", g.will_payload, "Will message payload (default empty)")
+      ->type_name("MSG")
+      ->group(kGlobalGroup);
+  app.add_option("--will-qos", g.will_qos, "Will message QoS (default 0)")
+      ->type_name("Q")
+      ->check(CLI::Range(0, 2))
+      ->group(kGlobalGroup);
+  app.add_flag("--will-retain", g.will_retain, "Retain the will message")->group(kGlobalGroup);
   app.add_flag("--no-prefix", g.no_prefix, "Do not prepend the broker's topic_prefix")
       ->group(kGlobalGroup);
 }

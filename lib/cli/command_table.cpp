@@ -18,6 +18,7 @@ const std::vector<CommandInfo>& builtin_commands() {
       {"replay", "Publish recorded events again, at original or chosen speed", {"text", "json"}},
       {"token", "Print an OAuth2 access token from a token provider", {"token", "json", "header"}},
       {"config", "Validate, show and locate brokers.yaml", {"text", "json", "yaml"}},
+      {"rr", "Publish a request and print the response(s)", {"text", "json", "raw"}},
   };
   return commands;
 }

@@ -403,6 +403,7 @@ struct Connection::Impl {
     std::vector<Subscription> resubscribe;
     {
       std::lock_guard lock(impl->mutex);
+      if (impl->abandoned_thread) return;  // a timed-out attempt connecting after all
       reconnect = impl->ever_connected;
       if (!impl->ever_connected) {
         impl->latency = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -478,6 +479,13 @@ struct Connection::Impl {
     spdlog::trace("libmosquitto: {}", text);
   }
 
+  // One connect attempt: a fresh libmosquitto client, its options, the network thread, and the
+  // wait for the first CONNACK.
+  void connect_attempt();
+  // Stops an Impl's network thread and frees it; one stuck in a blocking TCP connect is left to
+  // finish on its own (its Impl leaks; on_connect no longer calls the handlers).
+  static void dispose(std::unique_ptr<Impl>& owned);
+
   int send_subscribe(const Subscription& s, int* mid) {
     int options = 0;
     if (settings.protocol == 5) {
@@ -498,28 +506,80 @@ Connection::Connection(mqtt::ConnectionSettings settings, Handlers handlers)
 }
 
 Connection::~Connection() {
-  if (!impl_) return;
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stopping = true;
-    impl_->stop_requested_at = Clock::now();
-    impl_->changed.notify_all();
-  }
-  if (impl_->network.joinable()) {
-    if (impl_->abandoned_thread) {
-      // Stuck in a blocking TCP connect; the process is about to exit with an error anyway.
-      impl_->network.detach();
-      impl_.release();
-      return;
-    }
-    if (impl_->mosq) mosquitto_disconnect(impl_->mosq);
-    impl_->network.join();
-  }
-  if (impl_->mosq) mosquitto_destroy(impl_->mosq);
+  if (impl_) Impl::dispose(impl_);
 }
 
 void Connection::connect() {
-  Impl& impl = *impl_;
+  const auto& s = impl_->settings;
+  auto started = Clock::now();
+  auto retry_until =
+      started + std::chrono::duration_cast<Clock::duration>(
+                    std::chrono::duration<double>(std::max(0.0, s.connect_retry_for)));
+  for (int attempt = 1;; ++attempt) {
+    try {
+      impl_->connect_attempt();
+      if (attempt > 1) spdlog::info("connected to {} at attempt {}", s.describe(), attempt);
+      return;
+    } catch (const Error& e) {
+      // Only "cannot connect" is worth another try: refused credentials stay refused.
+      bool retries_left = attempt <= impl_->settings.connect_retries || Clock::now() < retry_until;
+      if (e.code() != ExitCode::connect || !retries_left) {
+        if (attempt == 1) throw;
+        double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+        throw Error(e.code(), std::string(e.what()) + " (gave up after " + std::to_string(attempt) +
+                                  " attempts in " +
+                                  std::to_string(static_cast<int>(std::lround(elapsed))) + " s)");
+      }
+      double delay = impl_->backoff_seconds(attempt - 1);
+      if (impl_->settings.connect_retries < attempt) {
+        // Only --retry-for is left: the last attempt at its end, not after it.
+        double remaining = std::chrono::duration<double>(retry_until - Clock::now()).count();
+        delay = std::clamp(remaining, 0.0, delay);
+      }
+      spdlog::warn("{}; attempt {} failed, retrying in {:.1f} s", e.what(), attempt, delay);
+      auto fresh = std::make_unique<Impl>();
+      fresh->settings = impl_->settings;
+      fresh->handlers = impl_->handlers;
+      Impl::dispose(impl_);
+      impl_ = std::move(fresh);
+      auto wake = Clock::now() +
+                  std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay));
+      while (Clock::now() < wake) {
+        if (interrupt::interrupted()) {
+          throw Error(ExitCode::interrupted,
+                      "interrupted while connecting to " + impl_->settings.describe());
+        }
+        std::this_thread::sleep_for(
+            std::min<Clock::duration>(wake - Clock::now(), std::chrono::milliseconds(100)));
+      }
+    }
+  }
+}
+
+void Connection::Impl::dispose(std::unique_ptr<Impl>& owned) {
+  Impl* impl = owned.get();
+  {
+    std::lock_guard lock(impl->mutex);
+    impl->stopping = true;
+    impl->stop_requested_at = Clock::now();
+    impl->changed.notify_all();
+  }
+  if (impl->network.joinable()) {
+    if (impl->abandoned_thread) {
+      // Stuck in a blocking TCP connect: it sees `stopping` once that returns.
+      impl->network.detach();
+      (void)owned.release();
+      return;
+    }
+    if (impl->mosq) mosquitto_disconnect(impl->mosq);
+    impl->network.join();
+  }
+  if (impl->mosq) mosquitto_destroy(impl->mosq);
+  owned.reset();
+}
+
+void Connection::Impl::connect_attempt() {
+  Impl& impl = *this;
   const auto& s = impl.settings;
   // libmosquitto uses one clean_start flag for every (re)connect, so a "clean" MQTT 5 session is
   // opened with clean_start=false and a short expiry: reconnects then resume it. The generated
@@ -572,6 +632,15 @@ void Connection::connect() {
       throw Error(ExitCode::config, "TLS settings rejected (cafile '" + s.tls.cafile + "', cert '" +
                                         s.tls.certfile + "', key '" + s.tls.keyfile +
                                         "'): " + mosquitto_strerror(rc));
+    }
+  }
+  if (!s.will.topic.empty()) {
+    std::string topic = s.prefixed(s.will.topic);
+    int rc = mosquitto_will_set(impl.mosq, topic.c_str(), static_cast<int>(s.will.payload.size()),
+                                s.will.payload.data(), s.will.qos, s.will.retain);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      throw Error(ExitCode::usage,
+                  "will message on '" + topic + "' rejected: " + mosquitto_strerror(rc));
     }
   }
   impl.apply_credentials();

@@ -23,6 +23,14 @@ struct TlsSettings {
   bool insecure = false;  // skip certificate and hostname verification
 };
 
+// The message the broker publishes for us when the link dies without a DISCONNECT.
+struct WillSettings {
+  std::string topic;  // empty = no will
+  std::string payload;
+  int qos = 0;
+  bool retain = false;
+};
+
 struct ConnectionSettings {
   std::string broker_name;  // config entry, empty when given only by flags
   std::string host = "localhost";
@@ -35,6 +43,11 @@ struct ConnectionSettings {
   uint32_t session_expiry = 0;  // MQTT 5 session expiry when clean_session is false
   double connect_timeout = 10.0;
   double reconnect_interval = 5.0;  // base of the exponential backoff
+  // The first connect: attempts after the first that failed with Error(connect), and/or for how
+  // long to keep trying (seconds); both 0 = fail at once.
+  int connect_retries = 0;
+  double connect_retry_for = 0.0;
+  WillSettings will;
   double token_refresh_margin = 30.0;
   std::string topic_prefix;                             // already empty when --no-prefix
   std::shared_ptr<auth::CredentialSource> credentials;  // null = anonymous

@@ -5,12 +5,14 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
 #include <spdlog/spdlog.h>
 
 #include "dtbus/core/error.hpp"
+#include "dtbus/core/topic.hpp"
 #include "dtbus/util/text.hpp"
 
 namespace dtbus::target {
@@ -165,6 +167,38 @@ void warn_insecure(const std::string& why) {
                why);
 }
 
+// --retry-for: 90, 90s, 2m, 1h, 1.5m.
+double parse_retry_for(const std::string& text) {
+  double seconds = -1;
+  try {
+    size_t used = 0;
+    double value = std::stod(text, &used);
+    std::string unit = text.substr(used);
+    double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+    if (scale > 0 && std::isfinite(value) && value > 0) seconds = value * scale;
+  } catch (const std::exception&) {
+  }
+  if (seconds <= 0) {
+    throw Error(ExitCode::usage,
+                "--retry-for " + text + ": expected a duration > 0 such as 30s, 2m or 1h");
+  }
+  return seconds;
+}
+
+void apply_will_flags(const GlobalOptions& options, mqtt::WillSettings& will) {
+  bool other_will_flags = options.will_payload || options.will_qos || options.will_retain;
+  if (options.will_topic) {
+    topic::require_publish_topic(*options.will_topic);
+    will = mqtt::WillSettings{};
+    will.topic = *options.will_topic;
+  } else if (other_will_flags && will.topic.empty()) {
+    throw Error(ExitCode::usage, "--will-payload/--will-qos/--will-retain need --will-topic");
+  }
+  if (options.will_payload) will.payload = *options.will_payload;
+  if (options.will_qos) will.qos = *options.will_qos;
+  if (options.will_retain) will.retain = true;
+}
+
 void apply_broker_entry(const config::BrokerSettings& b, mqtt::ConnectionSettings& c) {
   c.broker_name = b.name;
   c.host = b.host;
@@ -179,6 +213,13 @@ void apply_broker_entry(const config::BrokerSettings& b, mqtt::ConnectionSetting
   c.keepalive = b.keepalive;
   c.clean_session = b.clean_session;
   c.reconnect_interval = b.reconnect_interval;
+  c.connect_retries = b.connect_retries;
+  if (b.will) {
+    c.will = {.topic = b.will->topic,
+              .payload = b.will->payload,
+              .qos = b.will->qos,
+              .retain = b.will->retain};
+  }
   c.token_refresh_margin = b.token_refresh_margin;
   c.topic_prefix = b.topic_prefix;
   c.token_provider = b.token_provider;
@@ -275,6 +316,9 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
   if (options.protocol) c.protocol = *options.protocol;
   if (options.keepalive) c.keepalive = *options.keepalive;
   c.connect_timeout = options.connect_timeout;
+  if (options.retry) c.connect_retries = *options.retry;
+  if (options.retry_for) c.connect_retry_for = parse_retry_for(*options.retry_for);
+  apply_will_flags(options, c.will);
   if (options.no_prefix) c.topic_prefix.clear();
   c.client_id = options.client_id.value_or(c.client_id);
   if (c.client_id.empty())

@@ -18,7 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "dtbus/commands/sub/format.hpp"
+#include "dtbus/commands/message_format.hpp"
 #include "dtbus/commands/sub/sub_command.hpp"
 #include "dtbus/core/envelope.hpp"
 #include "dtbus/core/error.hpp"

@@ -1,0 +1,145 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Connection options against real mosquitto brokers: first-connect retries (--retry, --retry-for,
+# connect_retries), will messages (--will-*, will: in the entry).
+
+load helpers/common
+
+setup_file() {
+  dtbus_isolate_env
+  broker_start main
+}
+
+teardown_file() { cleanup_all; }
+
+setup() {
+  dtbus_isolate_env
+  T=t$BATS_TEST_NUMBER
+  P=$BROKER_MAIN_PORT
+}
+
+teardown() { cleanup_all; }
+
+# config NAME PORT [EXTRA CONFIG LINES] — a brokers.yaml with one default entry; a short
+# reconnect_interval keeps the backoff of the retry tests short.
+config() {
+  write_config "$XDG_CONFIG_HOME/dtbus/brokers.yaml" <<EOF
+brokers:
+  $1:
+    type: mqtt
+    config:
+      host: 127.0.0.1
+      port: $2
+      reconnect_interval: 0.2
+${3:-}
+default_broker: $1
+EOF
+}
+
+@test "without --retry a refused first connect exits 4 at once" {
+  config down "$(free_port)"
+  run -4 --separate-stderr run_with_timeout 20 dtbus pub -t "$T" -m x
+  assert_output ""
+  [[ $stderr == *"cannot connect to down (127.0.0.1:"* ]]
+  [[ $stderr != *attempt* ]]
+}
+
+@test "--retry N exhausted exits 4 naming the attempts" {
+  config down "$(free_port)"
+  run -4 --separate-stderr run_with_timeout 30 dtbus pub --retry 3 -t "$T" -m x
+  [[ $stderr == *"attempt 1 failed, retrying in"* ]]
+  [[ $stderr == *"attempt 3 failed, retrying in"* ]]
+  [[ $stderr == *"error: cannot connect to down (127.0.0.1:"*"(gave up after 4 attempts in "* ]]
+}
+
+@test "connect_retries in the entry retries; --retry 0 overrides it" {
+  config down "$(free_port)" "      connect_retries: 2"
+  run -4 --separate-stderr run_with_timeout 30 dtbus sub -t "$T" -W 5
+  [[ $stderr == *"(gave up after 3 attempts in "* ]]
+  run -4 --separate-stderr run_with_timeout 30 dtbus sub --retry 0 -t "$T" -W 5
+  [[ $stderr != *attempt* ]]
+}
+
+@test "--retry-for: a pub started while the broker is down delivers once it starts" {
+  broker_start late
+  broker_stop late
+  config late "$BROKER_LATE_PORT"
+  bg_start PUB dtbus pub --retry-for 30s -t "$T" -m "after the restart" -q 1 -r
+  wait_for_line "$PUB_ERR" "attempt 2 failed, retrying in" 20
+  pid_alive "$PUB"
+  broker_restart late
+  run -0 bg_wait PUB 30
+  run -0 mosquitto_sub -h 127.0.0.1 -p "$BROKER_LATE_PORT" -t "$T" -C 1 -W 10
+  assert_output "after the restart"
+}
+
+@test "--retry does not retry refused credentials (exit 5)" {
+  broker_start locked --password
+  config locked "$BROKER_LOCKED_PORT"
+  run -5 --separate-stderr run_with_timeout 30 dtbus pub --retry 5 -u alice --password-file /dev/null -t "$T" -m x
+  [[ $stderr != *attempt* ]]
+}
+
+@test "--retry-for takes 30s, 2m, 1h and bare seconds; anything else is a usage error" {
+  config down "$(free_port)"
+  run -2 --separate-stderr dtbus pub --retry-for soon -t "$T" -m x
+  [[ $stderr == *"--retry-for soon: expected a duration > 0 such as 30s, 2m or 1h"* ]]
+  run -2 --separate-stderr dtbus pub --retry-for 0 -t "$T" -m x
+  run -4 --separate-stderr run_with_timeout 20 dtbus pub --retry-for 0.5 -t "$T" -m x
+  [[ $stderr == *"gave up after"* ]]
+}
+
+@test "--will-topic: a sub killed with SIGKILL has its will published" {
+  config main "$P"
+  bg_start W mosquitto_sub -h 127.0.0.1 -p "$P" -t "$T/will" -C 1 -W 20 -v
+  broker_wait_subscribed main "$T/will"
+  bg_start S dtbus sub -t "$T/data" --will-topic "$T/will" --will-payload "sub died" --will-qos 1
+  broker_wait_subscribed main "$T/data"
+  bg_stop S KILL
+  run -0 bg_wait W 20
+  run cat "$W_OUT"
+  assert_output "$T/will sub died"
+}
+
+@test "a will is not published when the command ends normally" {
+  config main "$P"
+  bg_start W mosquitto_sub -h 127.0.0.1 -p "$P" -t "$T/#" -v
+  broker_wait_subscribed main "$T/#"
+  run -0 dtbus pub --will-topic "$T/will" --will-payload gone -t "$T/data" -m normal -q 1
+  # the marker after the pub: once it arrives, a will would have arrived before it
+  mosquitto_pub -h 127.0.0.1 -p "$P" -t "$T/marker" -m end -q 1
+  wait_for_line "$W_OUT" "^$T/marker end" 10
+  run cat "$W_OUT"
+  assert_output "$T/data normal
+$T/marker end"
+}
+
+@test "will: in the broker entry, retained, with the topic_prefix" {
+  config main "$P" "      topic_prefix: $T/
+    will:
+      topic: status
+      payload: offline
+      qos: 1
+      retain: true"
+  bg_start S dtbus sub -t data
+  broker_wait_subscribed main "$T/data"
+  bg_stop S KILL
+  # retained: a subscriber that comes afterwards sees it
+  run -0 mosquitto_sub -h 127.0.0.1 -p "$P" -t "$T/status" -C 1 -W 10 -v
+  assert_output "$T/status offline"
+  mosquitto_pub -h 127.0.0.1 -p "$P" -t "$T/status" -r -n
+}
+
+@test "--will-payload without --will-topic, and a will topic with a wildcard, are usage errors" {
+  config main "$P"
+  run -2 --separate-stderr dtbus pub --will-payload x -t "$T" -m x
+  [[ $stderr == *"need --will-topic"* ]]
+  run -2 --separate-stderr dtbus pub --will-topic "$T/#" -t "$T" -m x
+}
+
+@test "a will: without a topic is a config error naming the field" {
+  config main "$P" "    will:
+      payload: x"
+  run -3 --separate-stderr dtbus pub -t "$T" -m x
+  [[ $stderr == *"brokers.main.will: a will needs a topic"* ]]
+}
