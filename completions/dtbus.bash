@@ -2,20 +2,20 @@
 _dtbus_spec() {
   opts=''; vals=''; subs=''
   case "$1" in
-    pub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet -t --topic -q --qos -r --retain -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file -s --stdin -l --stdin-lines --jsonl'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic -q --qos -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file'; subs='' ;;
-    sub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet -t --topic -q --qos -C --count -W --wait -F --format --pretty --no-retained --retained-only --where --validate --share --session --record --stats --match --max-queue'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic -q --qos -C --count -W --wait -F --format --where --validate --share --session --record --match --max-queue'; subs='' ;;
-    dlq) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos'; subs='attach list recover purge' ;;
+    pub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet -t --topic -q --qos -r --retain -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file -s --stdin -l --stdin-lines --jsonl'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic -q --qos -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file'; subs='' ;;
+    sub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet -t --topic -q --qos -C --count -W --wait -F --format --pretty --no-retained --retained-only --where --validate --share --session --record --stats --match --max-queue'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic -q --qos -C --count -W --wait -F --format --where --validate --share --session --record --match --max-queue'; subs='' ;;
+    dlq) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos'; subs='attach list recover purge' ;;
     dlq_attach) opts='-h --help'; vals=''; subs='' ;;
     dlq_list) opts='-h --help --topic --reason --since --until --id --all --no-pull'; vals='--topic --reason --since --until --id'; subs='' ;;
     dlq_recover) opts='-h --help --topic --reason --since --until --id --dry-run --rate --limit --to-topic --max-replays --timeout --no-pull'; vals='--topic --reason --since --until --id --rate --limit --to-topic --max-replays --timeout'; subs='' ;;
     dlq_purge) opts='-h --help --topic --reason --since --until --id --yes --no-pull'; vals='--topic --reason --since --until --id'; subs='' ;;
-    replay) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --speed --rate --max-gap --time-field --since --until --topic --kind --where --topic-map --qos --retain --loop --dry-run --progress --no-progress --on-invalid --failed-out --timeout'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --speed --rate --max-gap --time-field --since --until --topic --kind --where --topic-map --qos --retain --loop --on-invalid --failed-out --timeout'; subs='' ;;
-    token) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --provider --decode --no-cache --refresh'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --provider'; subs='' ;;
-    config) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos'; subs='test show path' ;;
+    replay) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --speed --rate --max-gap --time-field --since --until --topic --kind --where --topic-map --qos --retain --loop --dry-run --progress --no-progress --on-invalid --failed-out --timeout'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --speed --rate --max-gap --time-field --since --until --topic --kind --where --topic-map --qos --retain --loop --on-invalid --failed-out --timeout'; subs='' ;;
+    token) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --provider --decode --no-cache --refresh'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --provider'; subs='' ;;
+    config) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos'; subs='test show path' ;;
     config_test) opts='-h --help --all --connect --strict'; vals=''; subs='' ;;
     config_show) opts='-h --help'; vals=''; subs='' ;;
     config_path) opts='-h --help'; vals=''; subs='' ;;
-    rr) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet -t --topic -e --response-topic -q --qos -C --count -W --wait --correlation-data -F --format --pretty -m --message -f --file -n --null-message'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic -e --response-topic -q --qos -C --count -W --wait --correlation-data -F --format -m --message -f --file'; subs='' ;;
+    rr) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet -t --topic -e --response-topic -q --qos -C --count -W --wait --correlation-data -F --format --pretty -m --message -f --file -n --null-message'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic -e --response-topic -q --qos -C --count -W --wait --correlation-data -F --format -m --message -f --file'; subs='' ;;
   esac
 }
 
@@ -34,6 +34,10 @@ _dtbus_value() {
     pub:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     pub:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     pub:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    pub:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    pub:--ciphers) COMPREPLY=(); return ;;
+    pub:--alpn) COMPREPLY=(); return ;;
+    pub:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     pub:-V|pub:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
     pub:-k|pub:--keepalive) COMPREPLY=(); return ;;
     pub:--connect-timeout) COMPREPLY=(); return ;;
@@ -73,6 +77,10 @@ _dtbus_value() {
     sub:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     sub:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     sub:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    sub:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    sub:--ciphers) COMPREPLY=(); return ;;
+    sub:--alpn) COMPREPLY=(); return ;;
+    sub:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     sub:-V|sub:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
     sub:-k|sub:--keepalive) COMPREPLY=(); return ;;
     sub:--connect-timeout) COMPREPLY=(); return ;;
@@ -106,6 +114,10 @@ _dtbus_value() {
     dlq:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     dlq:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     dlq:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    dlq:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    dlq:--ciphers) COMPREPLY=(); return ;;
+    dlq:--alpn) COMPREPLY=(); return ;;
+    dlq:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     dlq:-V|dlq:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
     dlq:-k|dlq:--keepalive) COMPREPLY=(); return ;;
     dlq:--connect-timeout) COMPREPLY=(); return ;;
@@ -147,6 +159,10 @@ _dtbus_value() {
     replay:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     replay:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     replay:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    replay:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    replay:--ciphers) COMPREPLY=(); return ;;
+    replay:--alpn) COMPREPLY=(); return ;;
+    replay:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     replay:-V|replay:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
     replay:-k|replay:--keepalive) COMPREPLY=(); return ;;
     replay:--connect-timeout) COMPREPLY=(); return ;;
@@ -184,6 +200,10 @@ _dtbus_value() {
     token:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     token:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     token:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    token:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    token:--ciphers) COMPREPLY=(); return ;;
+    token:--alpn) COMPREPLY=(); return ;;
+    token:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     token:-V|token:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
     token:-k|token:--keepalive) COMPREPLY=(); return ;;
     token:--connect-timeout) COMPREPLY=(); return ;;
@@ -206,6 +226,10 @@ _dtbus_value() {
     config:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     config:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     config:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    config:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    config:--ciphers) COMPREPLY=(); return ;;
+    config:--alpn) COMPREPLY=(); return ;;
+    config:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     config:-V|config:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
     config:-k|config:--keepalive) COMPREPLY=(); return ;;
     config:--connect-timeout) COMPREPLY=(); return ;;
@@ -227,6 +251,10 @@ _dtbus_value() {
     rr:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     rr:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     rr:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    rr:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    rr:--ciphers) COMPREPLY=(); return ;;
+    rr:--alpn) COMPREPLY=(); return ;;
+    rr:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     rr:-V|rr:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
     rr:-k|rr:--keepalive) COMPREPLY=(); return ;;
     rr:--connect-timeout) COMPREPLY=(); return ;;

@@ -20,6 +20,10 @@ complete -c dtbus -n '__fish_seen_subcommand_from pub' -l cafile -d 'CA certific
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l cert -d 'Client certificate' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l key -d 'Client private key' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -72,6 +76,10 @@ complete -c dtbus-pub -l cafile -d 'CA certificates for TLS' -r -F
 complete -c dtbus-pub -l cert -d 'Client certificate' -r -F
 complete -c dtbus-pub -l key -d 'Client private key' -r -F
 complete -c dtbus-pub -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus-pub -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus-pub -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus-pub -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus-pub -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus-pub -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus-pub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-pub -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -125,6 +133,10 @@ complete -c dtbus -n '__fish_seen_subcommand_from sub' -l cafile -d 'CA certific
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l cert -d 'Client certificate' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l key -d 'Client private key' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -171,6 +183,10 @@ complete -c dtbus-sub -l cafile -d 'CA certificates for TLS' -r -F
 complete -c dtbus-sub -l cert -d 'Client certificate' -r -F
 complete -c dtbus-sub -l key -d 'Client private key' -r -F
 complete -c dtbus-sub -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus-sub -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus-sub -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus-sub -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus-sub -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus-sub -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus-sub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-sub -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -219,6 +235,10 @@ complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l cafile -d 'CA certific
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l cert -d 'Client certificate' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l key -d 'Client private key' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -249,6 +269,10 @@ complete -c dtbus-dlq -l cafile -d 'CA certificates for TLS' -r -F
 complete -c dtbus-dlq -l cert -d 'Client certificate' -r -F
 complete -c dtbus-dlq -l key -d 'Client private key' -r -F
 complete -c dtbus-dlq -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus-dlq -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus-dlq -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus-dlq -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus-dlq -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus-dlq -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus-dlq -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-dlq -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -318,6 +342,10 @@ complete -c dtbus -n '__fish_seen_subcommand_from replay' -l cafile -d 'CA certi
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l cert -d 'Client certificate' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l key -d 'Client private key' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -367,6 +395,10 @@ complete -c dtbus-replay -l cafile -d 'CA certificates for TLS' -r -F
 complete -c dtbus-replay -l cert -d 'Client certificate' -r -F
 complete -c dtbus-replay -l key -d 'Client private key' -r -F
 complete -c dtbus-replay -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus-replay -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus-replay -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus-replay -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus-replay -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus-replay -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus-replay -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-replay -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -417,6 +449,10 @@ complete -c dtbus -n '__fish_seen_subcommand_from token' -l cafile -d 'CA certif
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l cert -d 'Client certificate' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l key -d 'Client private key' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus -n '__fish_seen_subcommand_from token' -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus -n '__fish_seen_subcommand_from token' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from token' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from token' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from token' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus -n '__fish_seen_subcommand_from token' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -451,6 +487,10 @@ complete -c dtbus-token -l cafile -d 'CA certificates for TLS' -r -F
 complete -c dtbus-token -l cert -d 'Client certificate' -r -F
 complete -c dtbus-token -l key -d 'Client private key' -r -F
 complete -c dtbus-token -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus-token -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus-token -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus-token -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus-token -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus-token -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus-token -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-token -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -486,6 +526,10 @@ complete -c dtbus -n '__fish_seen_subcommand_from config' -l cafile -d 'CA certi
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l cert -d 'Client certificate' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l key -d 'Client private key' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus -n '__fish_seen_subcommand_from config' -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus -n '__fish_seen_subcommand_from config' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from config' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from config' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from config' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus -n '__fish_seen_subcommand_from config' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -516,6 +560,10 @@ complete -c dtbus-config -l cafile -d 'CA certificates for TLS' -r -F
 complete -c dtbus-config -l cert -d 'Client certificate' -r -F
 complete -c dtbus-config -l key -d 'Client private key' -r -F
 complete -c dtbus-config -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus-config -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus-config -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus-config -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus-config -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus-config -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus-config -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-config -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -558,6 +606,10 @@ complete -c dtbus -n '__fish_seen_subcommand_from rr' -l cafile -d 'CA certifica
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l cert -d 'Client certificate' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l key -d 'Client private key' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
@@ -599,6 +651,10 @@ complete -c dtbus-rr -l cafile -d 'CA certificates for TLS' -r -F
 complete -c dtbus-rr -l cert -d 'Client certificate' -r -F
 complete -c dtbus-rr -l key -d 'Client private key' -r -F
 complete -c dtbus-rr -l insecure -d 'Do not verify the server certificate'
+complete -c dtbus-rr -l tls-version -d 'Only this TLS version (default 1.2 or newer)' -x -a 'tlsv1.2 tlsv1.3'
+complete -c dtbus-rr -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
+complete -c dtbus-rr -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
+complete -c dtbus-rr -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
 complete -c dtbus-rr -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
 complete -c dtbus-rr -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-rr -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x

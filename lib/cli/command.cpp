@@ -76,6 +76,20 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
   app.add_option("--key", g.key, "Client private key")->type_name("FILE")->group(kGlobalGroup);
   app.add_flag("--insecure", g.insecure, "Do not verify the server certificate")
       ->group(kGlobalGroup);
+  app.add_option("--tls-version", g.tls_version, "Only this TLS version (default 1.2 or newer)")
+      ->type_name("tlsv1.2|tlsv1.3")
+      ->check(CLI::IsMember({"tlsv1.2", "tlsv1.3"}))
+      ->group(kGlobalGroup);
+  app.add_option("--ciphers", g.ciphers, "TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)")
+      ->type_name("LIST")
+      ->group(kGlobalGroup);
+  app.add_option("--alpn", g.alpn, "TLS ALPN protocol to offer (e.g. mqtt)")
+      ->type_name("PROTO")
+      ->group(kGlobalGroup);
+  app.add_option("--key-password-file", g.key_password_file,
+                 "Read the passphrase of an encrypted --key from a file")
+      ->type_name("FILE")
+      ->group(kGlobalGroup);
   app.add_option("-V,--protocol", g.protocol, "MQTT version: 5 or 311 (default 5)")
       ->type_name("5|311")
       ->check(CLI::IsMember({5, 311}))

@@ -74,6 +74,7 @@ struct BrokerSettings {
   std::string certfile;
   std::string keyfile;
   bool verify_cert = true;
+  std::string tls_version;  // "" = 1.2 or newer; tlsv1.2 | tlsv1.3
   int keepalive = 60;
   bool clean_session = true;
   double reconnect_interval = 5.0;

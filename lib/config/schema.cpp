@@ -138,6 +138,13 @@ const Section<BrokerSettings>& broker_config() {
                     .arg = "BOOL",
                     .description = "Verify the broker certificate and host name."},
            .member = &BrokerSettings::verify_cert},
+          {.info = {.name = "tls_version",
+                    .kind = Kind::choice,
+                    .optional = true,
+                    .choices = {"tlsv1.2", "tlsv1.3"},
+                    .description = "Only this TLS version; unset, 1.2 or newer (--tls-version "
+                                   "overrides it)."},
+           .member = &BrokerSettings::tls_version},
           {.info = {.name = "keepalive",
                     .kind = Kind::integer,
                     .arg = "SECONDS",

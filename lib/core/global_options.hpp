@@ -32,6 +32,10 @@ struct GlobalOptions {
   std::optional<std::string> cert;
   std::optional<std::string> key;
   bool insecure = false;
+  std::optional<std::string> tls_version;  // tlsv1.2 | tlsv1.3
+  std::optional<std::string> ciphers;
+  std::optional<std::string> alpn;
+  std::optional<std::string> key_password_file;  // passphrase of an encrypted --key
   std::optional<int> protocol;
   std::optional<int> keepalive;
   double connect_timeout = 10.0;

@@ -470,6 +470,15 @@ struct Connection::Impl {
     }
   }
 
+  // libmosquitto's passphrase callback for an encrypted client key (userdata: the Impl).
+  static int key_password(char* buffer, int size, int, void* userdata) {
+    const std::string& password = self(userdata)->settings.tls.key_password;
+    int length = static_cast<int>(password.size());
+    if (length > size) return -1;
+    std::memcpy(buffer, password.data(), password.size());
+    return length;
+  }
+
   static void on_log(mosquitto*, void* obj, int level, const char* text) {
     Impl* impl = self(obj);
     if (level == MOSQ_LOG_ERR || level == MOSQ_LOG_WARNING) {
@@ -604,8 +613,7 @@ void Connection::Impl::connect_attempt() {
   if (s.tls.enabled && !s.tls.insecure) {
     // Our own SSL_CTX, so that a refused server certificate can be named (tls.hpp).
     impl.certificate_check = std::make_unique<CertificateCheck>(s.host);
-    void* context = impl.certificate_check->make_context(s.tls.cafile, s.tls.capath, s.tls.certfile,
-                                                         s.tls.keyfile);
+    void* context = impl.certificate_check->make_context(s.tls);
     int rc = mosquitto_int_option(impl.mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
     if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_void_option(impl.mosq, MOSQ_OPT_SSL_CTX, context);
     CertificateCheck::free_context(context);  // libmosquitto holds its own reference
@@ -622,11 +630,18 @@ void Connection::Impl::connect_attempt() {
       rc = mosquitto_tls_set(impl.mosq, s.tls.cafile.empty() ? nullptr : s.tls.cafile.c_str(),
                              s.tls.capath.empty() ? nullptr : s.tls.capath.c_str(),
                              s.tls.certfile.empty() ? nullptr : s.tls.certfile.c_str(),
-                             s.tls.keyfile.empty() ? nullptr : s.tls.keyfile.c_str(), nullptr);
+                             s.tls.keyfile.empty() ? nullptr : s.tls.keyfile.c_str(),
+                             s.tls.key_password.empty() ? nullptr : &Impl::key_password);
     }
     if (rc == MOSQ_ERR_SUCCESS) {
       rc = mosquitto_tls_insecure_set(impl.mosq, true);
-      if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(impl.mosq, 0, nullptr, nullptr);
+      if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_tls_opts_set(impl.mosq, 0,
+                                    s.tls.version.empty() ? nullptr : s.tls.version.c_str(),
+                                    s.tls.ciphers.empty() ? nullptr : s.tls.ciphers.c_str());
+      }
+      if (rc == MOSQ_ERR_SUCCESS && !s.tls.alpn.empty())
+        rc = mosquitto_string_option(impl.mosq, MOSQ_OPT_TLS_ALPN, s.tls.alpn.c_str());
     }
     if (rc != MOSQ_ERR_SUCCESS) {
       throw Error(ExitCode::config, "TLS settings rejected (cafile '" + s.tls.cafile + "', cert '" +

@@ -20,7 +20,11 @@ struct TlsSettings {
   std::string capath;
   std::string certfile;
   std::string keyfile;
-  bool insecure = false;  // skip certificate and hostname verification
+  bool insecure = false;     // skip certificate and hostname verification
+  std::string version;       // "" (1.2 or newer), "tlsv1.2", "tlsv1.3": exactly that version
+  std::string ciphers;       // OpenSSL cipher list; TLS_* names are TLS 1.3 suites
+  std::string alpn;          // ALPN protocol offered, e.g. "mqtt"
+  std::string key_password;  // secret: passphrase of an encrypted client key
 };
 
 // The message the broker publishes for us when the link dies without a DISCONNECT.

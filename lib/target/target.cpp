@@ -209,6 +209,7 @@ void apply_broker_entry(const config::BrokerSettings& b, mqtt::ConnectionSetting
   c.tls.certfile = b.certfile;
   c.tls.keyfile = b.keyfile;
   c.tls.insecure = !b.verify_cert;
+  c.tls.version = b.tls_version;
   c.protocol = b.protocol;
   c.keepalive = b.keepalive;
   c.clean_session = b.clean_session;
@@ -309,6 +310,18 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
     throw Error(ExitCode::usage, "a client certificate needs both --cert and --key");
   }
   if (options.insecure) c.tls.insecure = true;
+  if (options.tls_version) c.tls.version = *options.tls_version;
+  if (options.ciphers) c.tls.ciphers = *options.ciphers;
+  if (options.alpn) c.tls.alpn = *options.alpn;
+  if (options.key_password_file) {
+    // The same file rules as --password-file: the first line, a trailing CR dropped.
+    try {
+      c.tls.key_password = read_password_file(*options.key_password_file);
+    } catch (const Error&) {
+      throw Error(ExitCode::usage,
+                  "--key-password-file " + *options.key_password_file + ": cannot read file");
+    }
+  }
   if (c.tls.enabled && c.tls.insecure) {
     warn_insecure(options.insecure ? "--insecure"
                                    : "verify_cert: false in broker '" + c.broker_name + "'");

@@ -143,3 +143,58 @@ $T/marker end"
   run -3 --separate-stderr dtbus pub -t "$T" -m x
   [[ $stderr == *"brokers.main.will: a will needs a topic"* ]]
 }
+
+# tls_broker — a TLS listener that accepts only TLS 1.3 (mosquitto's tls_version is the lowest
+# version it accepts), client certificates required
+tls_broker() {
+  broker_start tls12 --require-cert --extra "tls_version tlsv1.3"
+  TLS=(-H localhost -p "$BROKER_TLS12_PORT" --cafile "$BROKER_TLS12_CAFILE")
+  CERT=(--cert "$BROKER_TLS12_CLIENT_CERT" --key "$BROKER_TLS12_CLIENT_KEY")
+}
+
+@test "--tls-version: tlsv1.2 against a TLS 1.3 broker fails the handshake (exit 4); tlsv1.3 works" {
+  tls_broker
+  run -4 --separate-stderr dtbus pub "${TLS[@]}" "${CERT[@]}" --tls-version tlsv1.2 -t "$T" -m x
+  [[ $stderr == *"TLS handshake with localhost:$BROKER_TLS12_PORT failed: "*"protocol version"* ]]
+  run -0 --separate-stderr dtbus pub "${TLS[@]}" "${CERT[@]}" --tls-version tlsv1.3 -t "$T" -m x
+  run -2 --separate-stderr dtbus pub "${TLS[@]}" --tls-version tlsv1.0 -t "$T" -m x
+}
+
+@test "tls_version in the entry; --ciphers takes TLS 1.3 suites, an unknown list is a usage error" {
+  tls_broker
+  write_config "$XDG_CONFIG_HOME/dtbus/brokers.yaml" <<EOF
+brokers:
+  t:
+    type: mqtt
+    config:
+      host: localhost
+      port: $BROKER_TLS12_PORT
+      use_tls: true
+      ca_certs: $BROKER_TLS12_CAFILE
+      certfile: $BROKER_TLS12_CLIENT_CERT
+      keyfile: $BROKER_TLS12_CLIENT_KEY
+      tls_version: tlsv1.2
+default_broker: t
+EOF
+  run -4 --separate-stderr dtbus pub -t "$T" -m x
+  [[ $stderr == *"TLS handshake"*"failed"* ]]
+  run -0 --separate-stderr dtbus pub --tls-version tlsv1.3 --ciphers TLS_AES_128_GCM_SHA256 -t "$T" -m x
+  run -2 --separate-stderr dtbus pub --ciphers NO-SUCH-CIPHER -t "$T" -m x
+  [[ $stderr == *"--ciphers NO-SUCH-CIPHER: no cipher OpenSSL knows"* ]]
+  run -0 --separate-stderr dtbus pub --alpn mqtt --tls-version tlsv1.3 -t "$T" -m x
+}
+
+@test "--key-password-file opens an encrypted client key; without it: exit 3, no prompt" {
+  tls_broker
+  local pass=kp$SRANDOM$SRANDOM
+  audit_secret KEY_PASSPHRASE "$pass"
+  printf '%s\n' "$pass" >keypass
+  openssl pkey -in "$BROKER_TLS12_CLIENT_KEY" -aes256 -passout "pass:$pass" -out enc.key
+  audit_allow keypass enc.key
+  run -0 --separate-stderr dtbus pub "${TLS[@]}" --cert "$BROKER_TLS12_CLIENT_CERT" --key enc.key --key-password-file keypass -t "$T" -m x -v
+  run -3 --separate-stderr run_with_timeout 20 dtbus pub "${TLS[@]}" --cert "$BROKER_TLS12_CLIENT_CERT" --key enc.key -t "$T" -m x </dev/null
+  [[ $stderr == *"an encrypted key needs --key-password-file"* ]]
+  printf 'wrong\n' >badpass
+  run -3 --separate-stderr dtbus pub "${TLS[@]}" --cert "$BROKER_TLS12_CLIENT_CERT" --key enc.key --key-password-file badpass -t "$T" -m x
+  [[ $stderr == *"cannot use the client key"* ]]
+}
