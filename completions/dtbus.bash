@@ -38,7 +38,7 @@ _dtbus_value() {
     pub:--ciphers) COMPREPLY=(); return ;;
     pub:--alpn) COMPREPLY=(); return ;;
     pub:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    pub:-V|pub:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    pub:-V|pub:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     pub:-k|pub:--keepalive) COMPREPLY=(); return ;;
     pub:--connect-timeout) COMPREPLY=(); return ;;
     pub:--retry) COMPREPLY=(); return ;;
@@ -81,7 +81,7 @@ _dtbus_value() {
     sub:--ciphers) COMPREPLY=(); return ;;
     sub:--alpn) COMPREPLY=(); return ;;
     sub:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    sub:-V|sub:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    sub:-V|sub:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     sub:-k|sub:--keepalive) COMPREPLY=(); return ;;
     sub:--connect-timeout) COMPREPLY=(); return ;;
     sub:--retry) COMPREPLY=(); return ;;
@@ -118,7 +118,7 @@ _dtbus_value() {
     dlq:--ciphers) COMPREPLY=(); return ;;
     dlq:--alpn) COMPREPLY=(); return ;;
     dlq:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    dlq:-V|dlq:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    dlq:-V|dlq:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     dlq:-k|dlq:--keepalive) COMPREPLY=(); return ;;
     dlq:--connect-timeout) COMPREPLY=(); return ;;
     dlq:--retry) COMPREPLY=(); return ;;
@@ -163,7 +163,7 @@ _dtbus_value() {
     replay:--ciphers) COMPREPLY=(); return ;;
     replay:--alpn) COMPREPLY=(); return ;;
     replay:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    replay:-V|replay:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    replay:-V|replay:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     replay:-k|replay:--keepalive) COMPREPLY=(); return ;;
     replay:--connect-timeout) COMPREPLY=(); return ;;
     replay:--retry) COMPREPLY=(); return ;;
@@ -204,7 +204,7 @@ _dtbus_value() {
     token:--ciphers) COMPREPLY=(); return ;;
     token:--alpn) COMPREPLY=(); return ;;
     token:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    token:-V|token:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    token:-V|token:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     token:-k|token:--keepalive) COMPREPLY=(); return ;;
     token:--connect-timeout) COMPREPLY=(); return ;;
     token:--retry) COMPREPLY=(); return ;;
@@ -230,7 +230,7 @@ _dtbus_value() {
     config:--ciphers) COMPREPLY=(); return ;;
     config:--alpn) COMPREPLY=(); return ;;
     config:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    config:-V|config:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    config:-V|config:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     config:-k|config:--keepalive) COMPREPLY=(); return ;;
     config:--connect-timeout) COMPREPLY=(); return ;;
     config:--retry) COMPREPLY=(); return ;;
@@ -255,7 +255,7 @@ _dtbus_value() {
     rr:--ciphers) COMPREPLY=(); return ;;
     rr:--alpn) COMPREPLY=(); return ;;
     rr:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    rr:-V|rr:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    rr:-V|rr:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     rr:-k|rr:--keepalive) COMPREPLY=(); return ;;
     rr:--connect-timeout) COMPREPLY=(); return ;;
     rr:--retry) COMPREPLY=(); return ;;

@@ -24,7 +24,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from pub' -l tls-version -d 'Only t
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus -n '__fish_seen_subcommand_from pub' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -80,7 +80,7 @@ complete -c dtbus-pub -l tls-version -d 'Only this TLS version (default 1.2 or n
 complete -c dtbus-pub -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-pub -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-pub -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus-pub -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus-pub -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus-pub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-pub -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-pub -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -137,7 +137,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from sub' -l tls-version -d 'Only t
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus -n '__fish_seen_subcommand_from sub' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -187,7 +187,7 @@ complete -c dtbus-sub -l tls-version -d 'Only this TLS version (default 1.2 or n
 complete -c dtbus-sub -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-sub -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-sub -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus-sub -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus-sub -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus-sub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-sub -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-sub -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -239,7 +239,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l tls-version -d 'Only t
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -273,7 +273,7 @@ complete -c dtbus-dlq -l tls-version -d 'Only this TLS version (default 1.2 or n
 complete -c dtbus-dlq -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-dlq -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-dlq -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus-dlq -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus-dlq -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus-dlq -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-dlq -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-dlq -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -346,7 +346,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from replay' -l tls-version -d 'Onl
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus -n '__fish_seen_subcommand_from replay' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -399,7 +399,7 @@ complete -c dtbus-replay -l tls-version -d 'Only this TLS version (default 1.2 o
 complete -c dtbus-replay -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-replay -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-replay -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus-replay -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus-replay -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus-replay -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-replay -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-replay -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -453,7 +453,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from token' -l tls-version -d 'Only
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus -n '__fish_seen_subcommand_from token' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus -n '__fish_seen_subcommand_from token' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from token' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -491,7 +491,7 @@ complete -c dtbus-token -l tls-version -d 'Only this TLS version (default 1.2 or
 complete -c dtbus-token -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-token -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-token -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus-token -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus-token -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus-token -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-token -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-token -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -530,7 +530,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from config' -l tls-version -d 'Onl
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus -n '__fish_seen_subcommand_from config' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus -n '__fish_seen_subcommand_from config' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from config' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -564,7 +564,7 @@ complete -c dtbus-config -l tls-version -d 'Only this TLS version (default 1.2 o
 complete -c dtbus-config -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-config -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-config -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus-config -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus-config -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus-config -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-config -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-config -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -610,7 +610,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from rr' -l tls-version -d 'Only th
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus -n '__fish_seen_subcommand_from rr' -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
@@ -655,7 +655,7 @@ complete -c dtbus-rr -l tls-version -d 'Only this TLS version (default 1.2 or ne
 complete -c dtbus-rr -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-rr -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-rr -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
-complete -c dtbus-rr -s V -l protocol -d 'MQTT version: 5 or 311 (default 5)' -x -a '5 311'
+complete -c dtbus-rr -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)' -x -a '5 311 31'
 complete -c dtbus-rr -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-rr -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-rr -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x

@@ -90,9 +90,10 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
                  "Read the passphrase of an encrypted --key from a file")
       ->type_name("FILE")
       ->group(kGlobalGroup);
-  app.add_option("-V,--protocol", g.protocol, "MQTT version: 5 or 311 (default 5)")
-      ->type_name("5|311")
-      ->check(CLI::IsMember({5, 311}))
+  app.add_option("-V,--protocol", g.protocol,
+                 "MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5)")
+      ->type_name("5|311|31")
+      ->check(CLI::IsMember({5, 311, 31}))
       ->group(kGlobalGroup);
   app.add_option("-k,--keepalive", g.keepalive, "Keepalive in seconds (default 60)")
       ->type_name("S")

@@ -181,7 +181,7 @@ const Section<BrokerSettings>& broker_config() {
            .member = &BrokerSettings::token_refresh_margin},
           {.info = {.name = "protocol",
                     .kind = Kind::choice,
-                    .choices = {"5", "311"},
+                    .choices = {"5", "311", "31"},
                     .description = "MQTT version."},
            .member = &BrokerSettings::protocol},
           {.info = {.name = "qos",

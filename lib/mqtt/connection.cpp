@@ -43,7 +43,7 @@ struct LibraryInit {
 void ensure_library() { static LibraryInit init; }
 
 bool is_auth_reason(int reason, int protocol) {
-  if (protocol == 311) {
+  if (protocol != 5) {  // 3.1.1 and 3.1 share the CONNACK return codes
     return reason == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
            reason == CONNACK_REFUSED_NOT_AUTHORIZED;
   }
@@ -597,7 +597,9 @@ void Connection::Impl::connect_attempt() {
   impl.mosq = mosquitto_new(s.client_id.c_str(), clean_start, &impl);
   if (!impl.mosq) throw Error(ExitCode::runtime, "cannot create MQTT client: out of memory");
   mosquitto_int_option(impl.mosq, MOSQ_OPT_PROTOCOL_VERSION,
-                       s.protocol == 311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
+                       s.protocol == 311  ? MQTT_PROTOCOL_V311
+                       : s.protocol == 31 ? MQTT_PROTOCOL_V31
+                                          : MQTT_PROTOCOL_V5);
   mosquitto_threaded_set(impl.mosq, true);
   // Small packets (PUBLISH/PUBACK flows) must not wait for Nagle: QoS 1 throughput is bound by
   // the round trip of the broker's receive-maximum window.

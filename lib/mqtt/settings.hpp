@@ -41,7 +41,7 @@ struct ConnectionSettings {
   int port = 1883;
   std::string client_id;  // always set after resolve(): given or dtbus-<cmd>-<host>-<pid>
   TlsSettings tls;
-  int protocol = 5;  // 5 or 311
+  int protocol = 5;  // 5, 311 (3.1.1) or 31 (3.1)
   int keepalive = 60;
   bool clean_session = true;
   uint32_t session_expiry = 0;  // MQTT 5 session expiry when clean_session is false

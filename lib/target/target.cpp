@@ -334,8 +334,12 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
   apply_will_flags(options, c.will);
   if (options.no_prefix) c.topic_prefix.clear();
   c.client_id = options.client_id.value_or(c.client_id);
-  if (c.client_id.empty())
+  if (c.client_id.empty()) {
     c.client_id = "dtbus-" + command + "-" + hostname() + "-" + std::to_string(getpid());
+    // MQTT 3.1 brokers may refuse a client id over 23 bytes: the host name goes first.
+    if (c.protocol == 31 && c.client_id.size() > 23)
+      c.client_id = ("dtbus-" + command + "-" + std::to_string(getpid())).substr(0, 23);
+  }
 
   // Credentials: command line > token provider > the entry's username/password (CELINE's
   // environment filling its gaps) > MQTT_PASSWORD.

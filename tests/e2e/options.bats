@@ -198,3 +198,15 @@ EOF
   run -3 --separate-stderr dtbus pub "${TLS[@]}" --cert "$BROKER_TLS12_CLIENT_CERT" --key enc.key --key-password-file badpass -t "$T" -m x
   [[ $stderr == *"cannot use the client key"* ]]
 }
+
+@test "-V 31 speaks MQTT 3.1 (p1 in the broker's log), with a client id 3.1 accepts" {
+  config main "$P"
+  bg_start S mosquitto_sub -h 127.0.0.1 -p "$P" -t "$T" -C 1 -W 20
+  broker_wait_subscribed main "$T"
+  run -0 --separate-stderr dtbus pub -V 31 -t "$T" -m "three one" -q 1
+  run -0 bg_wait S 20
+  run cat "$S_OUT"
+  assert_output "three one"
+  run grep -E "New client connected .* as dtbus-pub-[^ ]{1,13} \(p1," "$BROKER_MAIN_LOG"
+  assert_success
+}

@@ -113,7 +113,8 @@ TEST(ConfigSchema, RoffKeyListHasEveryKeyOfTheTables) {
   EXPECT_EQ(listed_keys(roff), table_keys()) << roff;
   EXPECT_NE(roff.find(".SS Broker config\n.TP\n\\fBhost\\fR \\fIHOST\\fR\n"), std::string::npos)
       << roff;
-  EXPECT_NE(roff.find("\\fBprotocol\\fR \\fB5\\fR|\\fB311\\fR\n"), std::string::npos) << roff;
+  EXPECT_NE(roff.find("\\fBprotocol\\fR \\fB5\\fR|\\fB311\\fR|\\fB31\\fR\n"), std::string::npos)
+      << roff;
   EXPECT_NE(roff.find("Default \\fB1883\\fR.\n"), std::string::npos) << roff;
   EXPECT_NE(roff.find("Default \\fBtracker/dlq/#\\fR.\n"), std::string::npos) << roff;
   EXPECT_EQ(roff.find("\\fBpassword\\fR \\fISTRING\\fR\nStatic password; never printed.\nDefault"),
