@@ -64,6 +64,12 @@ ParsedUrl parse_url(const std::string& url) {
   } else if (url.rfind("mqtts://", 0) == 0) {
     parsed.tls = true;
     rest = url.substr(8);
+  } else if (url.starts_with("ws://") || url.starts_with("wss://")) {
+    throw Error(ExitCode::usage,
+                "--url " + shown_url(url) +
+                    ": MQTT over WebSockets is not supported: libmosquitto 2.0.11, which dtbus "
+                    "uses, has no client-side WebSocket transport; use the broker's MQTT listener "
+                    "(mqtt:// or mqtts://)");
   } else {
     throw Error(ExitCode::usage,
                 "--url " + shown_url(url) + ": expected mqtt://[user@]host[:port] or mqtts://...");

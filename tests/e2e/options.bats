@@ -210,3 +210,11 @@ EOF
   run grep -E "New client connected .* as dtbus-pub-[^ ]{1,13} \(p1," "$BROKER_MAIN_LOG"
   assert_success
 }
+
+@test "ws:// and wss:// URLs are refused (exit 2) naming the reason, the password part hidden" {
+  run -2 --separate-stderr dtbus pub --url ws://127.0.0.1:9001 -t "$T" -m x
+  [[ $stderr == *"--url ws://127.0.0.1:9001: MQTT over WebSockets is not supported: libmosquitto 2.0.11"*"no client-side WebSocket transport"* ]]
+  run -2 --separate-stderr dtbus sub --url "wss://bob:hunter2@broker.example/mqtt" -t "$T"
+  [[ $stderr == *"--url wss://***@broker.example/mqtt: MQTT over WebSockets is not supported"* ]]
+  [[ $stderr != *hunter2* ]]
+}
