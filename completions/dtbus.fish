@@ -149,7 +149,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from sub' -l will-retain -d 'Retain
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l no-prefix -d 'Do not prepend the broker\'s topic_prefix'
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l quiet -d 'Only errors on stderr'
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s t -l topic -d 'Topic filter, MQTT wildcards + and # (repeatable)' -x
-complete -c dtbus -n '__fish_seen_subcommand_from sub' -s q -l qos -d 'Subscription QoS (default 0; 1 with --session)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -s q -l qos -d 'Subscription QoS (default 0; 1 with --session); once per filter to pair them in order: -t a/# -q 1 -t b -q 0' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s C -l count -d 'Exit 0 after N messages' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s W -l wait -d 'Stop after S seconds; exit 6 if -C was not reached or nothing arrived' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s F -l format -d 'One line per message from a template: {topic} {payload} {qos} {retain} {mid} {received_at} {payload.<path>}, {{ }} for braces, \t \n' -x
@@ -199,7 +199,7 @@ complete -c dtbus-sub -l will-retain -d 'Retain the will message'
 complete -c dtbus-sub -l no-prefix -d 'Do not prepend the broker\'s topic_prefix'
 complete -c dtbus-sub -l quiet -d 'Only errors on stderr'
 complete -c dtbus-sub -s t -l topic -d 'Topic filter, MQTT wildcards + and # (repeatable)' -x
-complete -c dtbus-sub -s q -l qos -d 'Subscription QoS (default 0; 1 with --session)' -x
+complete -c dtbus-sub -s q -l qos -d 'Subscription QoS (default 0; 1 with --session); once per filter to pair them in order: -t a/# -q 1 -t b -q 0' -x
 complete -c dtbus-sub -s C -l count -d 'Exit 0 after N messages' -x
 complete -c dtbus-sub -s W -l wait -d 'Stop after S seconds; exit 6 if -C was not reached or nothing arrived' -x
 complete -c dtbus-sub -s F -l format -d 'One line per message from a template: {topic} {payload} {qos} {retain} {mid} {received_at} {payload.<path>}, {{ }} for braces, \t \n' -x

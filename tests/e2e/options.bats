@@ -218,3 +218,19 @@ EOF
   [[ $stderr == *"--url wss://***@broker.example/mqtt: MQTT over WebSockets is not supported"* ]]
   [[ $stderr != *hunter2* ]]
 }
+
+@test "sub: -q once per filter pairs them in order; another number of -q is a usage error" {
+  config main "$P"
+  bg_start S dtbus sub -t "$T/a/#" -q 1 -t "$T/b" -q 0 -C 2 -W 20 -o json
+  broker_wait_subscribed main "$T/b"
+  mosquitto_pub -h 127.0.0.1 -p "$P" -t "$T/a/x" -m one -q 1
+  mosquitto_pub -h 127.0.0.1 -p "$P" -t "$T/b" -m two -q 1
+  run -0 bg_wait S 20
+  run python3 -c 'import json,sys
+for line in open(sys.argv[1]):
+    r = json.loads(line); print(r["topic"], r["qos"])' "$S_OUT"
+  assert_output "$T/a/x 1
+$T/b 0"
+  run -2 --separate-stderr dtbus sub -t a -t b -t c -q 1 -q 0 -W 1
+  [[ $stderr == *"-q given 2 times for 3 filters"* ]]
+}
