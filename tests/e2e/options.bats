@@ -234,3 +234,13 @@ $T/b 0"
   run -2 --separate-stderr dtbus sub -t a -t b -t c -q 1 -q 0 -W 1
   [[ $stderr == *"-q given 2 times for 3 filters"* ]]
 }
+
+@test "--retry after connect timeouts (a hung broker): each attempt times out, then exit 4" {
+  broker_start hung
+  config hung "$BROKER_HUNG_PORT"
+  broker_pause hung
+  run -4 --separate-stderr run_with_timeout 30 dtbus pub --retry 1 --connect-timeout 1 -t "$T" -m x
+  broker_resume hung
+  [[ $stderr == *"timed out after 1 s connecting to hung"*"attempt 1 failed, retrying in"* ]]
+  [[ $stderr == *"error: timed out after 1 s connecting to hung"*"(gave up after 2 attempts in "* ]]
+}
