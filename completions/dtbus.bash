@@ -2,22 +2,23 @@
 _dtbus_spec() {
   opts=''; vals=''; subs=''
   case "$1" in
-    pub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --quiet -t --topic -q --qos -r --retain -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file -s --stdin -l --stdin-lines --jsonl'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout -t --topic -q --qos -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file'; subs='' ;;
-    sub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --quiet -t --topic -q --qos -C --count -W --wait -F --format --pretty --no-retained --retained-only --where --validate --share --session --record --stats --match --max-queue'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout -t --topic -q --qos -C --count -W --wait -F --format --where --validate --share --session --record --match --max-queue'; subs='' ;;
-    dlq) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout'; subs='attach list recover purge' ;;
+    pub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet -t --topic -q --qos -r --retain -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file -s --stdin -l --stdin-lines --jsonl'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic -q --qos -x --property --content-type --expiry --repeat --rate --envelope --kind --type --trace-id --correlation-id --on-invalid --failed-out --timeout --window -m --message -f --file'; subs='' ;;
+    sub) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet -t --topic -q --qos -C --count -W --wait -F --format --pretty --no-retained --retained-only --where --validate --share --session --record --stats --match --max-queue'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic -q --qos -C --count -W --wait -F --format --where --validate --share --session --record --match --max-queue'; subs='' ;;
+    dlq) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos'; subs='attach list recover purge' ;;
     dlq_attach) opts='-h --help'; vals=''; subs='' ;;
     dlq_list) opts='-h --help --topic --reason --since --until --id --all --no-pull'; vals='--topic --reason --since --until --id'; subs='' ;;
     dlq_recover) opts='-h --help --topic --reason --since --until --id --dry-run --rate --limit --to-topic --max-replays --timeout --no-pull'; vals='--topic --reason --since --until --id --rate --limit --to-topic --max-replays --timeout'; subs='' ;;
     dlq_purge) opts='-h --help --topic --reason --since --until --id --yes --no-pull'; vals='--topic --reason --since --until --id'; subs='' ;;
-    replay) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --speed --rate --max-gap --time-field --since --until --topic --kind --where --topic-map --qos --retain --loop --dry-run --progress --no-progress --on-invalid --failed-out --timeout'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --speed --rate --max-gap --time-field --since --until --topic --kind --where --topic-map --qos --retain --loop --on-invalid --failed-out --timeout'; subs='' ;;
-    token) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --provider --decode --no-cache --refresh'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --provider'; subs='' ;;
-    config) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout'; subs='test show path' ;;
+    replay) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --speed --rate --max-gap --time-field --since --until --topic --kind --where --topic-map --qos --retain --loop --dry-run --progress --no-progress --on-invalid --failed-out --timeout'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --speed --rate --max-gap --time-field --since --until --topic --kind --where --topic-map --qos --retain --loop --on-invalid --failed-out --timeout'; subs='' ;;
+    token) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --provider --decode --no-cache --refresh'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --provider'; subs='' ;;
+    config) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos'; subs='test show path' ;;
     config_test) opts='-h --help --all --connect --strict'; vals=''; subs='' ;;
     config_show) opts='-h --help'; vals=''; subs='' ;;
     config_path) opts='-h --help'; vals=''; subs='' ;;
-    top) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix -t --topic --history --max-topics --validate'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout -t --topic --history --max-topics --validate'; subs='' ;;
-    bench) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --quiet --publishers --subscribers -q --qos -s --size --payload-file -n --count -d --duration -r --rate --rate-total --closed-loop --inflight -t --topic --filter --drain --compare --max-regression --no-progress'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --publishers --subscribers -q --qos -s --size --payload-file -n --count -d --duration -r --rate --rate-total --inflight -t --topic --filter --drain --compare --max-regression'; subs='' ;;
-    probe) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure -V --protocol -k --keepalive --connect-timeout --no-prefix --check --count --max-payload-check --cert-warn-days --timeout --topic'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key -V --protocol -k --keepalive --connect-timeout --check --count --max-payload-check --cert-warn-days --timeout --topic'; subs='' ;;
+    top) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix -t --topic --history --max-topics --validate'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic --history --max-topics --validate'; subs='' ;;
+    bench) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet --publishers --subscribers -q --qos -s --size --payload-file -n --count -d --duration -r --rate --rate-total --closed-loop --inflight -t --topic --filter --drain --compare --max-regression --no-progress'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --publishers --subscribers -q --qos -s --size --payload-file -n --count -d --duration -r --rate --rate-total --inflight -t --topic --filter --drain --compare --max-regression'; subs='' ;;
+    probe) opts='-h --help --version -c --config -b --broker -o --output -v --verbose -q --quiet --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --check --count --max-payload-check --cert-warn-days --timeout --topic'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --check --count --max-payload-check --cert-warn-days --timeout --topic'; subs='' ;;
+    rr) opts='-h --help --version -c --config -b --broker -o --output -v --verbose --no-color -H --host -p --port --url -u --username --password-file -P --password -i --client-id --tls --cafile --cert --key --insecure --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos --will-retain --no-prefix --quiet -t --topic -e --response-topic -q --qos -C --count -W --wait --correlation-data -F --format --pretty -m --message -f --file -n --null-message'; vals='-c --config -b --broker -o --output -H --host -p --port --url -u --username --password-file -P --password -i --client-id --cafile --cert --key --tls-version --ciphers --alpn --key-password-file -V --protocol -k --keepalive --connect-timeout --retry --retry-for --will-topic --will-payload --will-qos -t --topic -e --response-topic -q --qos -C --count -W --wait --correlation-data -F --format -m --message -f --file'; subs='' ;;
   esac
 }
 
@@ -36,9 +37,18 @@ _dtbus_value() {
     pub:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     pub:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     pub:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    pub:-V|pub:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    pub:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    pub:--ciphers) COMPREPLY=(); return ;;
+    pub:--alpn) COMPREPLY=(); return ;;
+    pub:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    pub:-V|pub:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     pub:-k|pub:--keepalive) COMPREPLY=(); return ;;
     pub:--connect-timeout) COMPREPLY=(); return ;;
+    pub:--retry) COMPREPLY=(); return ;;
+    pub:--retry-for) COMPREPLY=(); return ;;
+    pub:--will-topic) COMPREPLY=(); return ;;
+    pub:--will-payload) COMPREPLY=(); return ;;
+    pub:--will-qos) COMPREPLY=(); return ;;
     pub:-t|pub:--topic) COMPREPLY=(); return ;;
     pub:-q|pub:--qos) COMPREPLY=(); return ;;
     pub:-x|pub:--property) COMPREPLY=(); return ;;
@@ -70,9 +80,18 @@ _dtbus_value() {
     sub:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     sub:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     sub:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    sub:-V|sub:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    sub:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    sub:--ciphers) COMPREPLY=(); return ;;
+    sub:--alpn) COMPREPLY=(); return ;;
+    sub:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    sub:-V|sub:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     sub:-k|sub:--keepalive) COMPREPLY=(); return ;;
     sub:--connect-timeout) COMPREPLY=(); return ;;
+    sub:--retry) COMPREPLY=(); return ;;
+    sub:--retry-for) COMPREPLY=(); return ;;
+    sub:--will-topic) COMPREPLY=(); return ;;
+    sub:--will-payload) COMPREPLY=(); return ;;
+    sub:--will-qos) COMPREPLY=(); return ;;
     sub:-t|sub:--topic) COMPREPLY=(); return ;;
     sub:-q|sub:--qos) COMPREPLY=(); return ;;
     sub:-C|sub:--count) COMPREPLY=(); return ;;
@@ -98,9 +117,18 @@ _dtbus_value() {
     dlq:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     dlq:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     dlq:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    dlq:-V|dlq:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    dlq:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    dlq:--ciphers) COMPREPLY=(); return ;;
+    dlq:--alpn) COMPREPLY=(); return ;;
+    dlq:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    dlq:-V|dlq:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     dlq:-k|dlq:--keepalive) COMPREPLY=(); return ;;
     dlq:--connect-timeout) COMPREPLY=(); return ;;
+    dlq:--retry) COMPREPLY=(); return ;;
+    dlq:--retry-for) COMPREPLY=(); return ;;
+    dlq:--will-topic) COMPREPLY=(); return ;;
+    dlq:--will-payload) COMPREPLY=(); return ;;
+    dlq:--will-qos) COMPREPLY=(); return ;;
     dlq_list:--topic) COMPREPLY=(); return ;;
     dlq_list:--reason) COMPREPLY=(); return ;;
     dlq_list:--since) COMPREPLY=(); return ;;
@@ -134,9 +162,18 @@ _dtbus_value() {
     replay:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     replay:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     replay:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    replay:-V|replay:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    replay:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    replay:--ciphers) COMPREPLY=(); return ;;
+    replay:--alpn) COMPREPLY=(); return ;;
+    replay:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    replay:-V|replay:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     replay:-k|replay:--keepalive) COMPREPLY=(); return ;;
     replay:--connect-timeout) COMPREPLY=(); return ;;
+    replay:--retry) COMPREPLY=(); return ;;
+    replay:--retry-for) COMPREPLY=(); return ;;
+    replay:--will-topic) COMPREPLY=(); return ;;
+    replay:--will-payload) COMPREPLY=(); return ;;
+    replay:--will-qos) COMPREPLY=(); return ;;
     replay:--speed) COMPREPLY=(); return ;;
     replay:--rate) COMPREPLY=(); return ;;
     replay:--max-gap) COMPREPLY=(); return ;;
@@ -166,9 +203,18 @@ _dtbus_value() {
     token:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     token:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     token:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    token:-V|token:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    token:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    token:--ciphers) COMPREPLY=(); return ;;
+    token:--alpn) COMPREPLY=(); return ;;
+    token:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    token:-V|token:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     token:-k|token:--keepalive) COMPREPLY=(); return ;;
     token:--connect-timeout) COMPREPLY=(); return ;;
+    token:--retry) COMPREPLY=(); return ;;
+    token:--retry-for) COMPREPLY=(); return ;;
+    token:--will-topic) COMPREPLY=(); return ;;
+    token:--will-payload) COMPREPLY=(); return ;;
+    token:--will-qos) COMPREPLY=(); return ;;
     token:--provider) COMPREPLY=(); return ;;
     config:-c|config:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     config:-b|config:--broker) COMPREPLY=(); return ;;
@@ -183,9 +229,18 @@ _dtbus_value() {
     config:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     config:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     config:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    config:-V|config:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    config:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    config:--ciphers) COMPREPLY=(); return ;;
+    config:--alpn) COMPREPLY=(); return ;;
+    config:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    config:-V|config:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     config:-k|config:--keepalive) COMPREPLY=(); return ;;
     config:--connect-timeout) COMPREPLY=(); return ;;
+    config:--retry) COMPREPLY=(); return ;;
+    config:--retry-for) COMPREPLY=(); return ;;
+    config:--will-topic) COMPREPLY=(); return ;;
+    config:--will-payload) COMPREPLY=(); return ;;
+    config:--will-qos) COMPREPLY=(); return ;;
     top:-c|top:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     top:-b|top:--broker) COMPREPLY=(); return ;;
     top:-o|top:--output) COMPREPLY=($(compgen -W 'text' -- "$cur")); return ;;
@@ -199,9 +254,18 @@ _dtbus_value() {
     top:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     top:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     top:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    top:-V|top:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    top:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    top:--ciphers) COMPREPLY=(); return ;;
+    top:--alpn) COMPREPLY=(); return ;;
+    top:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    top:-V|top:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     top:-k|top:--keepalive) COMPREPLY=(); return ;;
     top:--connect-timeout) COMPREPLY=(); return ;;
+    top:--retry) COMPREPLY=(); return ;;
+    top:--retry-for) COMPREPLY=(); return ;;
+    top:--will-topic) COMPREPLY=(); return ;;
+    top:--will-payload) COMPREPLY=(); return ;;
+    top:--will-qos) COMPREPLY=(); return ;;
     top:-t|top:--topic) COMPREPLY=(); return ;;
     top:--history) COMPREPLY=(); return ;;
     top:--max-topics) COMPREPLY=(); return ;;
@@ -219,9 +283,18 @@ _dtbus_value() {
     bench:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     bench:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     bench:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    bench:-V|bench:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    bench:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    bench:--ciphers) COMPREPLY=(); return ;;
+    bench:--alpn) COMPREPLY=(); return ;;
+    bench:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    bench:-V|bench:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     bench:-k|bench:--keepalive) COMPREPLY=(); return ;;
     bench:--connect-timeout) COMPREPLY=(); return ;;
+    bench:--retry) COMPREPLY=(); return ;;
+    bench:--retry-for) COMPREPLY=(); return ;;
+    bench:--will-topic) COMPREPLY=(); return ;;
+    bench:--will-payload) COMPREPLY=(); return ;;
+    bench:--will-qos) COMPREPLY=(); return ;;
     bench:--publishers) COMPREPLY=(); return ;;
     bench:--subscribers) COMPREPLY=(); return ;;
     bench:-q|bench:--qos) COMPREPLY=(); return ;;
@@ -250,15 +323,58 @@ _dtbus_value() {
     probe:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     probe:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     probe:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    probe:-V|probe:--protocol) COMPREPLY=($(compgen -W '5 311' -- "$cur")); return ;;
+    probe:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    probe:--ciphers) COMPREPLY=(); return ;;
+    probe:--alpn) COMPREPLY=(); return ;;
+    probe:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    probe:-V|probe:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
     probe:-k|probe:--keepalive) COMPREPLY=(); return ;;
     probe:--connect-timeout) COMPREPLY=(); return ;;
+    probe:--retry) COMPREPLY=(); return ;;
+    probe:--retry-for) COMPREPLY=(); return ;;
+    probe:--will-topic) COMPREPLY=(); return ;;
+    probe:--will-payload) COMPREPLY=(); return ;;
+    probe:--will-qos) COMPREPLY=(); return ;;
     probe:--check) COMPREPLY=($(compgen -W 'certificate qos0 qos1 qos2 retain wildcards shared payload mqtt5 mqtt311 mqtt31 sys latency' -- "$cur")); return ;;
     probe:--count) COMPREPLY=(); return ;;
     probe:--max-payload-check) COMPREPLY=(); return ;;
     probe:--cert-warn-days) COMPREPLY=(); return ;;
     probe:--timeout) COMPREPLY=(); return ;;
     probe:--topic) COMPREPLY=(); return ;;
+    rr:-c|rr:--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    rr:-b|rr:--broker) COMPREPLY=(); return ;;
+    rr:-o|rr:--output) COMPREPLY=($(compgen -W 'text json raw' -- "$cur")); return ;;
+    rr:-H|rr:--host) COMPREPLY=(); return ;;
+    rr:-p|rr:--port) COMPREPLY=(); return ;;
+    rr:--url) COMPREPLY=(); return ;;
+    rr:-u|rr:--username) COMPREPLY=(); return ;;
+    rr:--password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    rr:-P|rr:--password) COMPREPLY=(); return ;;
+    rr:-i|rr:--client-id) COMPREPLY=(); return ;;
+    rr:--cafile) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    rr:--cert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    rr:--key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    rr:--tls-version) COMPREPLY=($(compgen -W 'tlsv1.2 tlsv1.3' -- "$cur")); return ;;
+    rr:--ciphers) COMPREPLY=(); return ;;
+    rr:--alpn) COMPREPLY=(); return ;;
+    rr:--key-password-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    rr:-V|rr:--protocol) COMPREPLY=($(compgen -W '5 311 31' -- "$cur")); return ;;
+    rr:-k|rr:--keepalive) COMPREPLY=(); return ;;
+    rr:--connect-timeout) COMPREPLY=(); return ;;
+    rr:--retry) COMPREPLY=(); return ;;
+    rr:--retry-for) COMPREPLY=(); return ;;
+    rr:--will-topic) COMPREPLY=(); return ;;
+    rr:--will-payload) COMPREPLY=(); return ;;
+    rr:--will-qos) COMPREPLY=(); return ;;
+    rr:-t|rr:--topic) COMPREPLY=(); return ;;
+    rr:-e|rr:--response-topic) COMPREPLY=(); return ;;
+    rr:-q|rr:--qos) COMPREPLY=(); return ;;
+    rr:-C|rr:--count) COMPREPLY=(); return ;;
+    rr:-W|rr:--wait) COMPREPLY=(); return ;;
+    rr:--correlation-data) COMPREPLY=(); return ;;
+    rr:-F|rr:--format) COMPREPLY=(); return ;;
+    rr:-m|rr:--message) COMPREPLY=(); return ;;
+    rr:-f|rr:--file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   return 1
 }
@@ -281,7 +397,7 @@ _dtbus() {
   done
   if [[ -z $cmd ]]; then
     if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W '--help --version' -- "$cur"))
-    else COMPREPLY=($(compgen -W 'pub sub dlq replay token config top bench probe help completion' -- "$cur")); fi
+    else COMPREPLY=($(compgen -W 'pub sub dlq replay token config top bench probe rr help completion' -- "$cur")); fi
     return
   fi
   if [[ $prev == -* ]] && _dtbus_value "$key" "$prev"; then return; fi
@@ -289,4 +405,4 @@ _dtbus() {
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [[ -n $subs ]]; then COMPREPLY=($(compgen -W "$subs" -- "$cur")); fi
 }
-complete -F _dtbus dtbus dtbus-pub dtbus-sub dtbus-dlq dtbus-replay dtbus-token dtbus-config dtbus-top dtbus-bench dtbus-probe
+complete -F _dtbus dtbus dtbus-pub dtbus-sub dtbus-dlq dtbus-replay dtbus-token dtbus-config dtbus-top dtbus-bench dtbus-probe dtbus-rr

@@ -17,7 +17,10 @@ int dtbus::tools::sub_main(int argc, char** argv) {
   // Own vector: CLI11 would let the positional values replace the -t values in a shared one.
   std::vector<std::string> positional_filters;
   app.add_option("filters", positional_filters, "More topic filters")->type_name("FILTER");
-  app.add_option("-q,--qos", o.qos, "Subscription QoS (default 0; 1 with --session)")
+  std::vector<int> qos_values;
+  app.add_option("-q,--qos", qos_values,
+                 "Subscription QoS (default 0; 1 with --session); once per filter to pair them in "
+                 "order: -t a/# -q 1 -t b -q 0")
       ->type_name("0|1|2")
       ->check(CLI::Range(0, 2));
   app.add_option("-C,--count", o.count, "Exit 0 after N messages")->type_name("N");
@@ -62,6 +65,8 @@ int dtbus::tools::sub_main(int argc, char** argv) {
       ->type_name("SIZE");
   return command.run(argc, argv, [&] {
     o.filters.insert(o.filters.end(), positional_filters.begin(), positional_filters.end());
+    if (qos_values.size() == 1) o.qos = qos_values.front();
+    if (qos_values.size() > 1) o.qos_per_filter = qos_values;
     // -o as given: without it sub prints text on a terminal and JSON Lines elsewhere.
     return dtbus::commands::sub::run({command.globals(), command.globals().output}, o);
   });

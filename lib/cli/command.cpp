@@ -76,9 +76,24 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
   app.add_option("--key", g.key, "Client private key")->type_name("FILE")->group(kGlobalGroup);
   app.add_flag("--insecure", g.insecure, "Do not verify the server certificate")
       ->group(kGlobalGroup);
-  app.add_option("-V,--protocol", g.protocol, "MQTT version: 5 or 311 (default 5)")
-      ->type_name("5|311")
-      ->check(CLI::IsMember({5, 311}))
+  app.add_option("--tls-version", g.tls_version, "Only this TLS version (default 1.2 or newer)")
+      ->type_name("tlsv1.2|tlsv1.3")
+      ->check(CLI::IsMember({"tlsv1.2", "tlsv1.3"}))
+      ->group(kGlobalGroup);
+  app.add_option("--ciphers", g.ciphers, "TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)")
+      ->type_name("LIST")
+      ->group(kGlobalGroup);
+  app.add_option("--alpn", g.alpn, "TLS ALPN protocol to offer (e.g. mqtt)")
+      ->type_name("PROTO")
+      ->group(kGlobalGroup);
+  app.add_option("--key-password-file", g.key_password_file,
+                 "Read the passphrase of an encrypted --key from a file")
+      ->type_name("FILE")
+      ->group(kGlobalGroup);
+  app.add_option("-V,--protocol", g.protocol,
+                 "MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)")
+      ->type_name("5|311|31")
+      ->check(CLI::IsMember({5, 311, 31}))
       ->group(kGlobalGroup);
   app.add_option("-k,--keepalive", g.keepalive, "Keepalive in seconds (default 60)")
       ->type_name("S")
@@ -88,6 +103,26 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
       ->type_name("S")
       ->check(CLI::PositiveNumber)
       ->group(kGlobalGroup);
+  app.add_option("--retry", g.retry,
+                 "Retry a failed first connect N times, backing off (default 0: exit 4 at once)")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber)
+      ->group(kGlobalGroup);
+  app.add_option("--retry-for", g.retry_for,
+                 "Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)")
+      ->type_name("DURATION")
+      ->group(kGlobalGroup);
+  app.add_option("--will-topic", g.will_topic, "Will message topic (sent if we vanish)")
+      ->type_name("TOPIC")
+      ->group(kGlobalGroup);
+  app.add_option("--will-payload", g.will_payload, "Will message payload (default empty)")
+      ->type_name("MSG")
+      ->group(kGlobalGroup);
+  app.add_option("--will-qos", g.will_qos, "Will message QoS (default 0)")
+      ->type_name("Q")
+      ->check(CLI::Range(0, 2))
+      ->group(kGlobalGroup);
+  app.add_flag("--will-retain", g.will_retain, "Retain the will message")->group(kGlobalGroup);
   app.add_flag("--no-prefix", g.no_prefix, "Do not prepend the broker's topic_prefix")
       ->group(kGlobalGroup);
 }

@@ -23,6 +23,7 @@ const std::vector<CommandInfo>& builtin_commands() {
       {"probe",
        "Probe a broker: connection, TLS, declared limits, behaviour checks and latency",
        {"text", "json"}},
+      {"rr", "Publish a request and print the response(s)", {"text", "json", "raw"}},
   };
   return commands;
 }

@@ -52,6 +52,14 @@ struct DlqSettings {
   std::string spool;      // default "${XDG_STATE_HOME:-~/.local/state}/dtbus/dlq/<name>.jsonl"
 };
 
+// `will:` of a broker entry: published by the broker when a client vanishes without DISCONNECT.
+struct WillConfig {
+  std::string topic;
+  std::string payload;
+  int qos = 0;
+  bool retain = false;
+};
+
 struct BrokerSettings {
   std::string name;
   std::string class_name;  // `class:` or `type:` as written
@@ -66,9 +74,11 @@ struct BrokerSettings {
   std::string certfile;
   std::string keyfile;
   bool verify_cert = true;
+  std::string tls_version;  // "" = 1.2 or newer; tlsv1.2 | tlsv1.3
   int keepalive = 60;
   bool clean_session = true;
   double reconnect_interval = 5.0;
+  int connect_retries = 0;  // first connect: retries after a failure, 0 = fail fast
   std::string topic_prefix;
   double token_refresh_margin = 30.0;
   int protocol = 5;
@@ -77,6 +87,7 @@ struct BrokerSettings {
   std::string envelope = "none";  // none | dt | tracker
   envelope::Source source;
   std::optional<DlqSettings> dlq;
+  std::optional<WillConfig> will;
   // Seed 002's subscription defaults: `dtbus sub -q` and `--share` (flags override them).
   std::optional<int> qos;
   bool use_shared_subscriptions = false;

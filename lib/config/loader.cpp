@@ -584,7 +584,8 @@ class Loader {
                      {{"type", [&](const Field& f, const KeyInfo& key) { read(f, key, type); }},
                       {"config", [&](const Field& f, const KeyInfo&) { broker_config(f, b); }},
                       {"source", [&](const Field& f, const KeyInfo&) { source(f, b.source); }},
-                      {"dlq", [&](const Field& f, const KeyInfo&) { dlq(f, b); }}});
+                      {"dlq", [&](const Field& f, const KeyInfo&) { dlq(f, b); }},
+                      {"will", [&](const Field& f, const KeyInfo&) { will(f, b); }}});
     if (b.class_name.empty()) b.class_name = type;  // `class` wins over `type`
     // After the walk: token_provider (which keeps MQTT_USERNAME/MQTT_PASSWORD out) may follow
     // config.
@@ -630,6 +631,20 @@ class Loader {
   void source(const Field& section, envelope::Source& s) {
     // All scalars are strings here: app_version 1.0 must stay "1.0".
     walk(section.value, section.path, section.value_at, schema::source(), s);
+  }
+
+  void will(const Field& section, BrokerSettings& b) {
+    WillConfig w;
+    auto seen = walk(section.value, section.path, section.value_at, schema::will(), w);
+    if (!seen.contains("topic") || w.topic.empty()) {
+      error(section.path, section.value_at, "a will needs a topic");
+      return;
+    }
+    if (auto problem = topic::publish_topic_problem(w.topic)) {
+      error(seen.at("topic").path, seen.at("topic").value_at,
+            "invalid will topic " + quote(w.topic) + ": " + *problem);
+    }
+    b.will = std::move(w);
   }
 
   void dlq(const Field& section, BrokerSettings& b) {

@@ -71,6 +71,11 @@ const Section<BrokerSettings>& broker() {
                     .kind = Kind::mapping,
                     .arg = "MAPPING",
                     .description = "Dead-letter settings; absent, the broker has no DLQ."}},
+          {.info = {.name = "will",
+                    .kind = Kind::mapping,
+                    .arg = "MAPPING",
+                    .description = "Will message the broker publishes when a dtbus client of "
+                                   "this entry vanishes; --will-topic overrides it."}},
       }};
   return section;
 }
@@ -133,6 +138,13 @@ const Section<BrokerSettings>& broker_config() {
                     .arg = "BOOL",
                     .description = "Verify the broker certificate and host name."},
            .member = &BrokerSettings::verify_cert},
+          {.info = {.name = "tls_version",
+                    .kind = Kind::choice,
+                    .optional = true,
+                    .choices = {"tlsv1.2", "tlsv1.3"},
+                    .description = "Only this TLS version; unset, 1.2 or newer (--tls-version "
+                                   "overrides it)."},
+           .member = &BrokerSettings::tls_version},
           {.info = {.name = "keepalive",
                     .kind = Kind::integer,
                     .arg = "SECONDS",
@@ -150,6 +162,14 @@ const Section<BrokerSettings>& broker_config() {
                     .arg = "SECONDS",
                     .description = "Number > 0, base of the exponential reconnect backoff."},
            .member = &BrokerSettings::reconnect_interval},
+          {.info = {.name = "connect_retries",
+                    .kind = Kind::integer,
+                    .arg = "N",
+                    .min = 0,
+                    .max = 1000000,
+                    .description = "Retries of a failed first connect, with the reconnect backoff; "
+                                   "0 fails at once (--retry overrides it)."},
+           .member = &BrokerSettings::connect_retries},
           {.info = {.name = "topic_prefix",
                     .arg = "PREFIX",
                     .description = "Prepended to every topic unless --no-prefix."},
@@ -166,7 +186,7 @@ const Section<BrokerSettings>& broker_config() {
            .member = &BrokerSettings::hosts},
           {.info = {.name = "protocol",
                     .kind = Kind::choice,
-                    .choices = {"5", "311"},
+                    .choices = {"5", "311", "31"},
                     .description = "MQTT version."},
            .member = &BrokerSettings::protocol},
           {.info = {.name = "qos",
@@ -231,6 +251,31 @@ const Section<DlqSettings>& dlq() {
                     .computed_default = "$XDG_STATE_HOME/dtbus/dlq/<name>.jsonl",
                     .description = "Local JSON Lines spool."},
            .member = &DlqSettings::spool},
+      }};
+  return section;
+}
+
+const Section<WillConfig>& will() {
+  static const Section<WillConfig> section{
+      "brokers.<name>.will",
+      "",
+      {
+          {.info = {.name = "topic", .arg = "TOPIC", .description = "Will topic; required."},
+           .member = &WillConfig::topic},
+          {.info = {.name = "payload", .arg = "STRING", .description = "Will payload."},
+           .member = &WillConfig::payload},
+          {.info = {.name = "qos",
+                    .kind = Kind::integer,
+                    .arg = "Q",
+                    .min = 0,
+                    .max = 2,
+                    .description = "Will QoS, 0..2."},
+           .member = &WillConfig::qos},
+          {.info = {.name = "retain",
+                    .kind = Kind::boolean,
+                    .arg = "BOOL",
+                    .description = "Retain the will message."},
+           .member = &WillConfig::retain},
       }};
   return section;
 }
@@ -357,6 +402,7 @@ std::string key_list_roff() {
   std::map<std::string, std::string, std::less<>> nested;
   nested.emplace(source().path, keys_roff(source(), {}));
   nested.emplace(dlq().path, keys_roff(dlq(), {}));
+  nested.emplace(will().path, keys_roff(will(), {}));
   std::string out;
   auto add = [&](const auto& section) {
     out += std::string(section.heading) + "\n" + keys_roff(section, nested);

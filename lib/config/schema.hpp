@@ -77,6 +77,7 @@ const Section<BrokerSettings>& broker();                 // brokers.<name>
 const Section<BrokerSettings>& broker_config();          // brokers.<name>.config
 const Section<envelope::Source>& source();               // brokers.<name>.source
 const Section<DlqSettings>& dlq();                       // brokers.<name>.dlq
+const Section<WillConfig>& will();                       // brokers.<name>.will
 const Section<TokenProviderSettings>& token_provider();  // token_providers.<name>
 
 // A value as `config show` prints it: secrets masked, unset optional keys null.

@@ -32,9 +32,19 @@ struct GlobalOptions {
   std::optional<std::string> cert;
   std::optional<std::string> key;
   bool insecure = false;
+  std::optional<std::string> tls_version;  // tlsv1.2 | tlsv1.3
+  std::optional<std::string> ciphers;
+  std::optional<std::string> alpn;
+  std::optional<std::string> key_password_file;  // passphrase of an encrypted --key
   std::optional<int> protocol;
   std::optional<int> keepalive;
   double connect_timeout = 10.0;
+  std::optional<int> retry;              // --retry N: attempts after a failed first connect
+  std::optional<std::string> retry_for;  // --retry-for DURATION ("30s", "2m", "1h", "45")
+  std::optional<std::string> will_topic;
+  std::optional<std::string> will_payload;
+  std::optional<int> will_qos;
+  bool will_retain = false;
   bool no_prefix = false;
 
   // Colour decision for stdout, after --no-color / NO_COLOR / TTY.

@@ -47,7 +47,7 @@ struct LibraryInit {
 void ensure_library() { static LibraryInit init; }
 
 bool is_auth_reason(int reason, int protocol) {
-  if (protocol == 311) {
+  if (protocol != 5) {  // 3.1.1 and 3.1 share the CONNACK return codes
     return reason == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
            reason == CONNACK_REFUSED_NOT_AUTHORIZED;
   }
@@ -511,6 +511,7 @@ struct Connection::Impl {
     std::vector<Subscription> resubscribe;
     {
       std::lock_guard lock(impl->mutex);
+      if (impl->abandoned_thread) return;  // a timed-out attempt connecting after all
       reconnect = impl->ever_connected;
       if (!impl->ever_connected) {
         impl->latency = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -591,6 +592,15 @@ struct Connection::Impl {
     }
   }
 
+  // libmosquitto's passphrase callback for an encrypted client key (userdata: the Impl).
+  static int key_password(char* buffer, int size, int, void* userdata) {
+    const std::string& password = self(userdata)->settings.tls.key_password;
+    int length = static_cast<int>(password.size());
+    if (length > size) return -1;
+    std::memcpy(buffer, password.data(), password.size());
+    return length;
+  }
+
   static void on_log(mosquitto*, void* obj, int level, const char* text) {
     Impl* impl = self(obj);
     if (level == MOSQ_LOG_ERR || level == MOSQ_LOG_WARNING) {
@@ -619,6 +629,12 @@ struct Connection::Impl {
   void create_client();
   void first_connect();
   bool retry_with_311();
+  // One connect attempt: a fresh libmosquitto client, its options, the network thread, the wait
+  // for the first CONNACK, and once more with 3.1.1 when the broker refuses MQTT 5.
+  void connect_attempt();
+  // Stops an Impl's network thread and frees it; one stuck in a blocking TCP connect is left to
+  // finish on its own (its Impl leaks; on_connect no longer calls the handlers).
+  static void dispose(std::unique_ptr<Impl>& owned);
 
   int send_subscribe(const Subscription& s, int* mid) {
     int options = 0;
@@ -640,24 +656,29 @@ Connection::Connection(mqtt::ConnectionSettings settings, Handlers handlers)
 }
 
 Connection::~Connection() {
-  if (!impl_) return;
+  if (impl_) Impl::dispose(impl_);
+}
+
+void Connection::Impl::dispose(std::unique_ptr<Impl>& owned) {
+  Impl* impl = owned.get();
   {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stopping = true;
-    impl_->stop_requested_at = Clock::now();
-    impl_->changed.notify_all();
+    std::lock_guard lock(impl->mutex);
+    impl->stopping = true;
+    impl->stop_requested_at = Clock::now();
+    impl->changed.notify_all();
   }
-  if (impl_->network.joinable()) {
-    if (impl_->abandoned_thread) {
-      // Stuck in a blocking TCP connect; the process is about to exit with an error anyway.
-      impl_->network.detach();
-      impl_.release();
+  if (impl->network.joinable()) {
+    if (impl->abandoned_thread) {
+      // Stuck in a blocking TCP connect: it sees `stopping` once that returns.
+      impl->network.detach();
+      (void)owned.release();
       return;
     }
-    if (impl_->mosq) mosquitto_disconnect(impl_->mosq);
-    impl_->network.join();
+    if (impl->mosq) mosquitto_disconnect(impl->mosq);
+    impl->network.join();
   }
-  if (impl_->mosq) mosquitto_destroy(impl_->mosq);
+  if (impl->mosq) mosquitto_destroy(impl->mosq);
+  owned.reset();
 }
 
 void Connection::Impl::create_client() {
@@ -670,7 +691,9 @@ void Connection::Impl::create_client() {
   impl.mosq = mosquitto_new(s.client_id.c_str(), clean_start, &impl);
   if (!impl.mosq) throw Error(ExitCode::runtime, "cannot create MQTT client: out of memory");
   mosquitto_int_option(impl.mosq, MOSQ_OPT_PROTOCOL_VERSION,
-                       s.protocol == 311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5);
+                       s.protocol == 311  ? MQTT_PROTOCOL_V311
+                       : s.protocol == 31 ? MQTT_PROTOCOL_V31
+                                          : MQTT_PROTOCOL_V5);
   mosquitto_threaded_set(impl.mosq, true);
   // Small packets (PUBLISH/PUBACK flows) must not wait for Nagle: QoS 1 throughput is bound by
   // the round trip of the broker's receive-maximum window.
@@ -686,8 +709,7 @@ void Connection::Impl::create_client() {
   if (s.tls.enabled && !s.tls.insecure) {
     // Our own SSL_CTX, so that a refused server certificate can be named (tls.hpp).
     impl.certificate_check = std::make_unique<CertificateCheck>(s.host);
-    void* context = impl.certificate_check->make_context(s.tls.cafile, s.tls.capath, s.tls.certfile,
-                                                         s.tls.keyfile);
+    void* context = impl.certificate_check->make_context(s.tls);
     int rc = mosquitto_int_option(impl.mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
     if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_void_option(impl.mosq, MOSQ_OPT_SSL_CTX, context);
     CertificateCheck::free_context(context);  // libmosquitto holds its own reference
@@ -704,11 +726,18 @@ void Connection::Impl::create_client() {
       rc = mosquitto_tls_set(impl.mosq, s.tls.cafile.empty() ? nullptr : s.tls.cafile.c_str(),
                              s.tls.capath.empty() ? nullptr : s.tls.capath.c_str(),
                              s.tls.certfile.empty() ? nullptr : s.tls.certfile.c_str(),
-                             s.tls.keyfile.empty() ? nullptr : s.tls.keyfile.c_str(), nullptr);
+                             s.tls.keyfile.empty() ? nullptr : s.tls.keyfile.c_str(),
+                             s.tls.key_password.empty() ? nullptr : &Impl::key_password);
     }
     if (rc == MOSQ_ERR_SUCCESS) {
       rc = mosquitto_tls_insecure_set(impl.mosq, true);
-      if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(impl.mosq, 0, nullptr, nullptr);
+      if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_tls_opts_set(impl.mosq, 0,
+                                    s.tls.version.empty() ? nullptr : s.tls.version.c_str(),
+                                    s.tls.ciphers.empty() ? nullptr : s.tls.ciphers.c_str());
+      }
+      if (rc == MOSQ_ERR_SUCCESS && !s.tls.alpn.empty())
+        rc = mosquitto_string_option(impl.mosq, MOSQ_OPT_TLS_ALPN, s.tls.alpn.c_str());
     }
     if (rc != MOSQ_ERR_SUCCESS) {
       throw Error(ExitCode::config, "TLS settings rejected (cafile '" + s.tls.cafile + "', cert '" +
@@ -716,20 +745,75 @@ void Connection::Impl::create_client() {
                                         "'): " + mosquitto_strerror(rc));
     }
   }
+  if (!s.will.topic.empty()) {
+    std::string topic = s.prefixed(s.will.topic);
+    int rc = mosquitto_will_set(impl.mosq, topic.c_str(), static_cast<int>(s.will.payload.size()),
+                                s.will.payload.data(), s.will.qos, s.will.retain);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      throw Error(ExitCode::usage,
+                  "will message on '" + topic + "' rejected: " + mosquitto_strerror(rc));
+    }
+  }
   impl.apply_credentials();
 }
 
 void Connection::connect() {
-  Impl& impl = *impl_;
-  while (true) {
-    impl.create_client();
+  const auto& s = impl_->settings;
+  auto started = Clock::now();
+  auto retry_until =
+      started + std::chrono::duration_cast<Clock::duration>(
+                    std::chrono::duration<double>(std::max(0.0, s.connect_retry_for)));
+  for (int attempt = 1;; ++attempt) {
     try {
-      impl.first_connect();
+      impl_->connect_attempt();
+      if (attempt > 1) spdlog::info("connected to {} at attempt {}", s.describe(), attempt);
       return;
     } catch (const Error& e) {
-      if (!impl.retry_with_311()) throw;
-      spdlog::info("{} refused MQTT 5 ({}); connecting again with MQTT 3.1.1",
-                   impl.settings.describe(), e.what());
+      // Only "cannot connect" is worth another try: refused credentials stay refused.
+      bool retries_left = attempt <= impl_->settings.connect_retries || Clock::now() < retry_until;
+      if (e.code() != ExitCode::connect || !retries_left) {
+        if (attempt == 1) throw;
+        double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+        throw Error(e.code(), std::string(e.what()) + " (gave up after " + std::to_string(attempt) +
+                                  " attempts in " +
+                                  std::to_string(static_cast<int>(std::lround(elapsed))) + " s)");
+      }
+      double delay = impl_->backoff_seconds(attempt - 1);
+      if (impl_->settings.connect_retries < attempt) {
+        // Only --retry-for is left: the last attempt at its end, not after it.
+        double remaining = std::chrono::duration<double>(retry_until - Clock::now()).count();
+        delay = std::clamp(remaining, 0.0, delay);
+      }
+      spdlog::warn("{}; attempt {} failed, retrying in {:.1f} s", e.what(), attempt, delay);
+      auto fresh = std::make_unique<Impl>();
+      fresh->settings = impl_->settings;
+      fresh->handlers = impl_->handlers;
+      Impl::dispose(impl_);
+      impl_ = std::move(fresh);
+      auto wake = Clock::now() +
+                  std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay));
+      while (Clock::now() < wake) {
+        if (interrupt::interrupted()) {
+          throw Error(ExitCode::interrupted,
+                      "interrupted while connecting to " + impl_->settings.describe());
+        }
+        std::this_thread::sleep_for(
+            std::min<Clock::duration>(wake - Clock::now(), std::chrono::milliseconds(100)));
+      }
+    }
+  }
+}
+
+void Connection::Impl::connect_attempt() {
+  while (true) {
+    create_client();
+    try {
+      first_connect();
+      return;
+    } catch (const Error& e) {
+      if (!retry_with_311()) throw;
+      spdlog::info("{} refused MQTT 5 ({}); connecting again with MQTT 3.1.1", settings.describe(),
+                   e.what());
     }
   }
 }

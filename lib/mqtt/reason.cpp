@@ -82,7 +82,7 @@ const char* connack_v311_name(int code) {
 std::string reason_text(int code) { return fmt::format("{} (0x{:02x})", reason_name(code), code); }
 
 std::string connack_reason_text(int code, int protocol) {
-  if (protocol == 311) return fmt::format("{} (0x{:02x})", connack_v311_name(code), code);
+  if (protocol != 5) return fmt::format("{} (0x{:02x})", connack_v311_name(code), code);
   return reason_text(code);
 }
 

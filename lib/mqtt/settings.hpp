@@ -22,7 +22,19 @@ struct TlsSettings {
   std::string capath;
   std::string certfile;
   std::string keyfile;
-  bool insecure = false;  // skip certificate and hostname verification
+  bool insecure = false;     // skip certificate and hostname verification
+  std::string version;       // "" (1.2 or newer), "tlsv1.2", "tlsv1.3": exactly that version
+  std::string ciphers;       // OpenSSL cipher list; TLS_* names are TLS 1.3 suites
+  std::string alpn;          // ALPN protocol offered, e.g. "mqtt"
+  std::string key_password;  // secret: passphrase of an encrypted client key
+};
+
+// The message the broker publishes for us when the link dies without a DISCONNECT.
+struct WillSettings {
+  std::string topic;  // empty = no will
+  std::string payload;
+  int qos = 0;
+  bool retain = false;
 };
 
 struct ConnectionSettings {
@@ -31,7 +43,7 @@ struct ConnectionSettings {
   int port = 1883;
   std::string client_id;  // always set after resolve(): given or dtbus-<cmd>-<host>-<pid>
   TlsSettings tls;
-  int protocol = 5;  // 5 or 311
+  int protocol = 5;  // 5, 311 (3.1.1) or 31 (3.1)
   // Not forced (-V, `protocol:`): a broker that refuses MQTT 5 is asked again with 3.1.1.
   bool protocol_fallback = false;
   // More nodes of the same cluster (host, port), tried in turn after host:port when the link is
@@ -42,6 +54,11 @@ struct ConnectionSettings {
   uint32_t session_expiry = 0;  // MQTT 5 session expiry when clean_session is false
   double connect_timeout = 10.0;
   double reconnect_interval = 5.0;  // base of the exponential backoff
+  // The first connect: attempts after the first that failed with Error(connect), and/or for how
+  // long to keep trying (seconds); both 0 = fail at once.
+  int connect_retries = 0;
+  double connect_retry_for = 0.0;
+  WillSettings will;
   double token_refresh_margin = 30.0;
   std::string topic_prefix;                             // already empty when --no-prefix
   std::shared_ptr<auth::CredentialSource> credentials;  // null = anonymous

@@ -8,6 +8,7 @@
 
 #include <openssl/err.h>
 
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <vector>
@@ -120,8 +121,61 @@ std::string describe_failure(X509_STORE_CTX* store, const std::string& host) {
 
 CertificateCheck::CertificateCheck(std::string host) : host_(std::move(host)) {}
 
-void* CertificateCheck::make_context(const std::string& cafile, const std::string& capath,
-                                     const std::string& certfile, const std::string& keyfile) {
+void CertificateCheck::apply_options(void* context, const TlsSettings& tls) {
+  SSL_CTX* ctx = static_cast<SSL_CTX*>(context);
+  if (!tls.version.empty()) {
+    int version = tls.version == "tlsv1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+    SSL_CTX_set_min_proto_version(ctx, version);
+    SSL_CTX_set_max_proto_version(ctx, version);
+  }
+  if (!tls.ciphers.empty()) {
+    // OpenSSL keeps TLS 1.3 suites (TLS_AES_128_GCM_SHA256...) apart from the older cipher list.
+    std::string suites, list;
+    std::string rest = tls.ciphers;
+    for (size_t start = 0; start <= rest.size();) {
+      size_t end = rest.find(':', start);
+      if (end == std::string::npos) end = rest.size();
+      std::string name = rest.substr(start, end - start);
+      if (!name.empty()) (name.starts_with("TLS_") ? suites : list) += (name + ":");
+      start = end + 1;
+    }
+    if (!suites.empty()) suites.pop_back();
+    if (!list.empty()) list.pop_back();
+    if ((!list.empty() && SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1) ||
+        (!suites.empty() && SSL_CTX_set_ciphersuites(ctx, suites.c_str()) != 1)) {
+      throw Error(ExitCode::usage, "--ciphers " + tls.ciphers + ": no cipher OpenSSL knows (" +
+                                       openssl_error() + ")");
+    }
+  }
+  if (!tls.alpn.empty()) {
+    if (tls.alpn.size() > 255) throw Error(ExitCode::usage, "--alpn: at most 255 bytes");
+    std::string wire(1, static_cast<char>(tls.alpn.size()));
+    wire += tls.alpn;
+    if (SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
+                                static_cast<unsigned>(wire.size())) != 0) {
+      throw Error(ExitCode::usage, "--alpn " + tls.alpn + ": refused by OpenSSL");
+    }
+  }
+}
+
+namespace {
+
+// The client key's passphrase for OpenSSL (PEM callback); userdata is the TlsSettings.
+int key_password_callback(char* buffer, int size, int, void* userdata) {
+  const auto* tls = static_cast<const TlsSettings*>(userdata);
+  int length = static_cast<int>(tls->key_password.size());
+  if (length > size) return -1;
+  std::memcpy(buffer, tls->key_password.data(), static_cast<size_t>(length));
+  return length;
+}
+
+}  // namespace
+
+void* CertificateCheck::make_context(const TlsSettings& tls) {
+  const std::string& cafile = tls.cafile;
+  const std::string& capath = tls.capath;
+  const std::string& certfile = tls.certfile;
+  const std::string& keyfile = tls.keyfile;
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
                                                             &SSL_CTX_free);
   if (!context) throw Error(ExitCode::runtime, "cannot create a TLS context: " + openssl_error());
@@ -145,8 +199,17 @@ void* CertificateCheck::make_context(const std::string& cafile, const std::strin
       throw Error(ExitCode::config,
                   "cannot load the client certificate '" + certfile + "': " + openssl_error());
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, keyfile.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
+    // Without a passphrase an encrypted key fails instead of OpenSSL prompting on the terminal.
+    SSL_CTX_set_default_passwd_cb(ctx, &key_password_callback);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, const_cast<TlsSettings*>(&tls));
+    bool loaded = SSL_CTX_use_PrivateKey_file(ctx, keyfile.c_str(), SSL_FILETYPE_PEM) == 1;
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+    if (!loaded && tls.key_password.empty()) {
+      throw Error(ExitCode::config, "cannot use the client key '" + keyfile +
+                                        "': " + openssl_error() +
+                                        " (an encrypted key needs --key-password-file)");
+    }
+    if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
       throw Error(ExitCode::config, "cannot use the client key '" + keyfile + "' with '" +
                                         certfile + "': " + openssl_error());
     }
@@ -158,6 +221,7 @@ void* CertificateCheck::make_context(const std::string& cafile, const std::strin
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   SSL_CTX_set_cert_verify_callback(ctx, &CertificateCheck::verify, this);
+  apply_options(ctx, tls);
   return context.release();
 }
 

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string>
 
+#include "dtbus/mqtt/settings.hpp"
+
 struct x509_store_ctx_st;  // OpenSSL's X509_STORE_CTX
 
 namespace dtbus::mqtt {
@@ -19,12 +21,15 @@ class CertificateCheck {
 
   // A new SSL_CTX (as void*, keeping OpenSSL out of this header) set up as libmosquitto would
   // set up its own: TLS 1.2 or newer, the CAs (`cafile`, `capath`, else the system's), the
-  // client certificate and key if given, the server certificate verified against the host name.
+  // client certificate and key if given (an encrypted key opened with tls.key_password), the
+  // server certificate verified against the host name; tls.version, ciphers and alpn applied.
   // Its verification records why it refused the server. The caller hands it to MOSQ_OPT_SSL_CTX
   // and frees its own reference with free_context(); it must not outlive this object. Throws
   // Error(config) for a CA file, certificate or key that cannot be loaded.
-  void* make_context(const std::string& cafile, const std::string& capath,
-                     const std::string& certfile, const std::string& keyfile);
+  void* make_context(const TlsSettings& tls);
+  // The same version, ciphers and ALPN on a context libmosquitto made (--insecure). Throws
+  // Error(usage) naming what OpenSSL refused.
+  static void apply_options(void* context, const TlsSettings& tls);
   static void free_context(void* context);
 
   // What the last refused server certificate was wrong with ("unknown CA: ..."); empty when

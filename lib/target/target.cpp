@@ -5,12 +5,14 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
 #include <spdlog/spdlog.h>
 
 #include "dtbus/core/error.hpp"
+#include "dtbus/core/topic.hpp"
 #include "dtbus/util/text.hpp"
 
 namespace dtbus::target {
@@ -62,6 +64,12 @@ ParsedUrl parse_url(const std::string& url) {
   } else if (url.rfind("mqtts://", 0) == 0) {
     parsed.tls = true;
     rest = url.substr(8);
+  } else if (url.starts_with("ws://") || url.starts_with("wss://")) {
+    throw Error(ExitCode::usage,
+                "--url " + shown_url(url) +
+                    ": MQTT over WebSockets is not supported: libmosquitto 2.0.11, which dtbus "
+                    "uses, has no client-side WebSocket transport; use the broker's MQTT listener "
+                    "(mqtt:// or mqtts://)");
   } else {
     throw Error(ExitCode::usage,
                 "--url " + shown_url(url) + ": expected mqtt://[user@]host[:port] or mqtts://...");
@@ -206,6 +214,38 @@ void warn_insecure(const std::string& why) {
                why);
 }
 
+// --retry-for: 90, 90s, 2m, 1h, 1.5m.
+double parse_retry_for(const std::string& text) {
+  double seconds = -1;
+  try {
+    size_t used = 0;
+    double value = std::stod(text, &used);
+    std::string unit = text.substr(used);
+    double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+    if (scale > 0 && std::isfinite(value) && value > 0) seconds = value * scale;
+  } catch (const std::exception&) {
+  }
+  if (seconds <= 0) {
+    throw Error(ExitCode::usage,
+                "--retry-for " + text + ": expected a duration > 0 such as 30s, 2m or 1h");
+  }
+  return seconds;
+}
+
+void apply_will_flags(const GlobalOptions& options, mqtt::WillSettings& will) {
+  bool other_will_flags = options.will_payload || options.will_qos || options.will_retain;
+  if (options.will_topic) {
+    topic::require_publish_topic(*options.will_topic);
+    will = mqtt::WillSettings{};
+    will.topic = *options.will_topic;
+  } else if (other_will_flags && will.topic.empty()) {
+    throw Error(ExitCode::usage, "--will-payload/--will-qos/--will-retain need --will-topic");
+  }
+  if (options.will_payload) will.payload = *options.will_payload;
+  if (options.will_qos) will.qos = *options.will_qos;
+  if (options.will_retain) will.retain = true;
+}
+
 void apply_broker_entry(const config::BrokerSettings& b, mqtt::ConnectionSettings& c) {
   c.broker_name = b.name;
   c.host = b.host;
@@ -216,10 +256,18 @@ void apply_broker_entry(const config::BrokerSettings& b, mqtt::ConnectionSetting
   c.tls.certfile = b.certfile;
   c.tls.keyfile = b.keyfile;
   c.tls.insecure = !b.verify_cert;
+  c.tls.version = b.tls_version;
   c.protocol = b.protocol;
   c.keepalive = b.keepalive;
   c.clean_session = b.clean_session;
   c.reconnect_interval = b.reconnect_interval;
+  c.connect_retries = b.connect_retries;
+  if (b.will) {
+    c.will = {.topic = b.will->topic,
+              .payload = b.will->payload,
+              .qos = b.will->qos,
+              .retain = b.will->retain};
+  }
   c.token_refresh_margin = b.token_refresh_margin;
   c.topic_prefix = b.topic_prefix;
   c.token_provider = b.token_provider;
@@ -328,6 +376,18 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
     throw Error(ExitCode::usage, "a client certificate needs both --cert and --key");
   }
   if (options.insecure) c.tls.insecure = true;
+  if (options.tls_version) c.tls.version = *options.tls_version;
+  if (options.ciphers) c.tls.ciphers = *options.ciphers;
+  if (options.alpn) c.tls.alpn = *options.alpn;
+  if (options.key_password_file) {
+    // The same file rules as --password-file: the first line, a trailing CR dropped.
+    try {
+      c.tls.key_password = read_password_file(*options.key_password_file);
+    } catch (const Error&) {
+      throw Error(ExitCode::usage,
+                  "--key-password-file " + *options.key_password_file + ": cannot read file");
+    }
+  }
   if (c.tls.enabled && c.tls.insecure) {
     warn_insecure(options.insecure ? "--insecure"
                                    : "verify_cert: false in broker '" + c.broker_name + "'");
@@ -337,10 +397,17 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
   c.protocol_fallback = c.protocol == 5 && !options.protocol && !entry.set_at.count("protocol");
   if (options.keepalive) c.keepalive = *options.keepalive;
   c.connect_timeout = options.connect_timeout;
+  if (options.retry) c.connect_retries = *options.retry;
+  if (options.retry_for) c.connect_retry_for = parse_retry_for(*options.retry_for);
+  apply_will_flags(options, c.will);
   if (options.no_prefix) c.topic_prefix.clear();
   c.client_id = options.client_id.value_or(c.client_id);
-  if (c.client_id.empty())
+  if (c.client_id.empty()) {
     c.client_id = "dtbus-" + command + "-" + hostname() + "-" + std::to_string(getpid());
+    // MQTT 3.1 brokers may refuse a client id over 23 bytes: the host name goes first.
+    if (c.protocol == 31 && c.client_id.size() > 23)
+      c.client_id = ("dtbus-" + command + "-" + std::to_string(getpid())).substr(0, 23);
+  }
 
   // Credentials: command line > token provider > the entry's username/password (CELINE's
   // environment filling its gaps) > MQTT_PASSWORD.

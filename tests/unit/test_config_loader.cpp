@@ -306,7 +306,7 @@ TEST(Config, RangeAndTypeErrorsNameTheFieldAndValue) {
       {"port: 65536", "config.port", "expected integer 1..65535, got \"65536\""},
       {"port: 1883.5", "config.port", "expected integer 1..65535, got \"1883.5\""},
       {"keepalive: -1", "config.keepalive", "expected integer 0..65535, got \"-1\""},
-      {"protocol: 4", "config.protocol", "expected 5 or 311, got \"4\""},
+      {"protocol: 4", "config.protocol", "expected 5, 311 or 31, got \"4\""},
       {"use_tls: maybe", "config.use_tls", "expected true or false, got \"maybe\""},
       {"reconnect_interval: 0", "config.reconnect_interval", "expected a number > 0, got \"0\""},
       {"reconnect_interval: soon", "config.reconnect_interval",
@@ -491,7 +491,7 @@ TEST(Config, EveryProblemIsReportedInDocumentOrder) {
       ":7:7: error: brokers.mqtt_local.config.prot: unknown key (did you mean \"port\"?)",
       ":8:13: error: brokers.mqtt_local.config.port: expected integer 1..65535, got \"abc\"",
       ":9:18: error: brokers.mqtt_local.config.keepalive: expected integer 0..65535, got \"-1\"",
-      ":10:17: error: brokers.mqtt_local.config.protocol: expected 5 or 311, got \"4\"",
+      ":10:17: error: brokers.mqtt_local.config.protocol: expected 5, 311 or 31, got \"4\"",
       ":12:17: error: brokers.mqtt_local.config.ca_certs: file not found: "
       "/nonexistent/dtbus-test/ca.pem",
       ":13:7: error: brokers.mqtt_local.config.host: duplicate key \"host\" (first defined at "

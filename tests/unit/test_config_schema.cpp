@@ -47,6 +47,7 @@ std::set<std::string> table_keys() {
   add(schema::broker_config());
   add(schema::source());
   add(schema::dlq());
+  add(schema::will());
   add(schema::token_provider());
   return out;
 }
@@ -112,7 +113,8 @@ TEST(ConfigSchema, RoffKeyListHasEveryKeyOfTheTables) {
   EXPECT_EQ(listed_keys(roff), table_keys()) << roff;
   EXPECT_NE(roff.find(".SS Broker config\n.TP\n\\fBhost\\fR \\fIHOST\\fR\n"), std::string::npos)
       << roff;
-  EXPECT_NE(roff.find("\\fBprotocol\\fR \\fB5\\fR|\\fB311\\fR\n"), std::string::npos) << roff;
+  EXPECT_NE(roff.find("\\fBprotocol\\fR \\fB5\\fR|\\fB311\\fR|\\fB31\\fR\n"), std::string::npos)
+      << roff;
   EXPECT_NE(roff.find("Default \\fB1883\\fR.\n"), std::string::npos) << roff;
   EXPECT_NE(roff.find("Default \\fBtracker/dlq/#\\fR.\n"), std::string::npos) << roff;
   EXPECT_EQ(roff.find("\\fBpassword\\fR \\fISTRING\\fR\nStatic password; never printed.\nDefault"),
@@ -168,10 +170,12 @@ std::string yaml_keys(const schema::Section<T>& section, const std::string& inde
 
 // Every key of the tables is accepted, including those the loader reads itself.
 TEST(ConfigSchema, LoaderAcceptsEveryKeyOfTheTables) {
-  std::string broker = yaml_keys(schema::broker(), "    ",
-                                 {{"config", "\n" + yaml_keys(schema::broker_config(), "      ")},
-                                  {"source", "\n" + yaml_keys(schema::source(), "      ")},
-                                  {"dlq", "\n" + yaml_keys(schema::dlq(), "      ")}});
+  std::string broker =
+      yaml_keys(schema::broker(), "    ",
+                {{"config", "\n" + yaml_keys(schema::broker_config(), "      ")},
+                 {"source", "\n" + yaml_keys(schema::source(), "      ")},
+                 {"dlq", "\n" + yaml_keys(schema::dlq(), "      ")},
+                 {"will", "\n" + yaml_keys(schema::will(), "      ", {{"topic", " status\n"}})}});
   std::string provider =
       yaml_keys(schema::token_provider(), "    ",
                 {{"client_id", " id\n"}, {"token_url", " https://auth.example/token\n"}});

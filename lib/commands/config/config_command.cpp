@@ -42,6 +42,7 @@ json broker_json(const dtbus::config::BrokerSettings& b) {
   if (!b.source.app_key.empty() || !b.source.module.empty())
     entry["source"] = dtbus::config::schema::shown(dtbus::config::schema::source(), b.source);
   if (b.dlq) entry["dlq"] = dtbus::config::schema::shown(dtbus::config::schema::dlq(), *b.dlq);
+  if (b.will) entry["will"] = dtbus::config::schema::shown(dtbus::config::schema::will(), *b.will);
   return entry;
 }
 

@@ -18,7 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "dtbus/commands/sub/format.hpp"
+#include "dtbus/commands/message_format.hpp"
 #include "dtbus/commands/sub/sub_command.hpp"
 #include "dtbus/core/envelope.hpp"
 #include "dtbus/core/error.hpp"
@@ -275,10 +275,10 @@ class Command {
       return 0;
     }
     std::vector<mqtt::Subscription> subscriptions;
-    for (const auto& filter : filters_) {
+    for (size_t i = 0; i < filters_.size(); ++i) {
       mqtt::Subscription s;
-      s.filter = filter;
-      s.qos = qos_;
+      s.filter = filters_[i];
+      s.qos = o_.qos_per_filter.empty() ? qos_ : o_.qos_per_filter[i];
       s.retain_handling = o_.no_retained ? 2 : 0;
       subscriptions.push_back(s);
     }
@@ -312,6 +312,14 @@ class Command {
     }
     if (o_.qos && (*o_.qos < 0 || *o_.qos > 2))
       throw Error(ExitCode::usage, "-q must be 0, 1 or 2");
+    for (int q : o_.qos_per_filter) {
+      if (q < 0 || q > 2) throw Error(ExitCode::usage, "-q must be 0, 1 or 2");
+    }
+    if (!o_.qos_per_filter.empty() && o_.qos_per_filter.size() != o_.filters.size()) {
+      throw Error(ExitCode::usage, "-q given " + std::to_string(o_.qos_per_filter.size()) +
+                                       " times for " + std::to_string(o_.filters.size()) +
+                                       " filters: give one -q for all, or one per filter in order");
+    }
     if (o_.count && *o_.count == 0) throw Error(ExitCode::usage, "-C must be at least 1");
     if (o_.wait_s && *o_.wait_s <= 0)
       throw Error(ExitCode::usage, "-W must be a positive number of seconds");
@@ -351,6 +359,9 @@ class Command {
       filters_.push_back(full);
     }
     qos_ = o_.qos.value_or(entry && entry->qos ? *entry->qos : o_.session.empty() ? 0 : 1);
+    // With a QoS per filter, the lowest one decides what a durable session can queue.
+    if (!o_.qos_per_filter.empty())
+      qos_ = *std::min_element(o_.qos_per_filter.begin(), o_.qos_per_filter.end());
     if (!o_.session.empty()) {
       // Durable: the broker keeps the subscription and queues QoS>=1 messages while we are away.
       settings.client_id = o_.session;

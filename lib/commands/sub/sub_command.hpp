@@ -19,8 +19,10 @@ namespace dtbus::commands::sub {
 inline constexpr uint64_t kDefaultMaxQueue = 64ull << 20;
 
 struct Options {
-  std::vector<std::string> filters;            // -t and positional
-  std::optional<int> qos;                      // default 0, 1 with --session
+  std::vector<std::string> filters;  // -t and positional
+  std::optional<int> qos;            // default 0, 1 with --session
+  // -q given once per filter (mqtt-cli style): the QoS of each filter in order; overrides qos.
+  std::vector<int> qos_per_filter;
   std::optional<uint64_t> count;               // -C
   std::optional<double> wait_s;                // -W
   std::optional<std::string> format_template;  // -F

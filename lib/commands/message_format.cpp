@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "dtbus/commands/sub/format.hpp"
+#include "dtbus/commands/message_format.hpp"
 
 #include <cstdio>
 #include <ctime>
@@ -10,7 +10,7 @@
 #include "dtbus/util/base64.hpp"
 #include "dtbus/util/terminal.hpp"
 
-namespace dtbus::commands::sub {
+namespace dtbus::commands {
 namespace {
 
 constexpr size_t kMaxTopicWidth = 48;
@@ -164,4 +164,4 @@ void append_text_line(std::string& out, const dtbus::ReceivedMessage& m,
   out.push_back('\n');
 }
 
-}  // namespace dtbus::commands::sub
+}  // namespace dtbus::commands

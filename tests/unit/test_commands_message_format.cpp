@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
 
-#include "dtbus/commands/sub/format.hpp"
+#include "dtbus/commands/message_format.hpp"
 #include "dtbus/core/error.hpp"
 
-namespace dtbus::commands::sub {
+namespace dtbus::commands {
 namespace {
 
 dtbus::ReceivedMessage message() {
@@ -68,4 +68,4 @@ TEST(TextLine, AlignedAndCompact) {
 }
 
 }  // namespace
-}  // namespace dtbus::commands::sub
+}  // namespace dtbus::commands

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Rendering of received messages for `sub`: -F templates and the human text line.
+// Rendering of received messages for `sub` and `rr`: -F templates and the human text line.
 #pragma once
 
 #include <chrono>
@@ -10,7 +10,7 @@
 #include "dtbus/core/record.hpp"
 #include "dtbus/mqtt/connection.hpp"
 
-namespace dtbus::commands::sub {
+namespace dtbus::commands {
 
 // A -F template: {topic} {payload} {qos} {retain} {mid} {received_at} {payload.<dotted path>},
 // {{ and }} for braces, \t \n \\ escapes. Parsing throws Error(usage) naming the problem.
@@ -47,4 +47,4 @@ void append_text_line(std::string& out, const dtbus::ReceivedMessage& message,
                       std::chrono::system_clock::time_point received, TextStyle& style,
                       std::string_view marks = {});
 
-}  // namespace dtbus::commands::sub
+}  // namespace dtbus::commands
