@@ -586,6 +586,7 @@ int run(const Invocation& invocation, const Options& options) {
   };
 
   std::vector<double> connect_ms;
+  std::optional<mqtt::BrokerInfo> declared;  // the first publisher's CONNACK
   for (int j = 0; j < n_sub; ++j) {
     auto sub = std::make_unique<Subscriber>(run_id, static_cast<size_t>(n_pub));
     Subscriber* raw = sub.get();
@@ -617,6 +618,7 @@ int run(const Invocation& invocation, const Options& options) {
     }
     pub->connection().connect();
     connect_ms.push_back(static_cast<double>(pub->connection().connect_latency().count()) / 1e3);
+    if (!declared) declared = pub->connection().broker_info();
     publishers.push_back(std::move(pub));
   }
 
@@ -802,9 +804,9 @@ int run(const Invocation& invocation, const Options& options) {
   r["machine"] = machine_json();
   Json& b = r["broker"];
   b["address"] = base.describe();
-  // The CONNACK's limits (receive maximum, maximum packet size, maximum QoS, retain and
-  // wildcard availability) are not exposed by mqtt::Connection yet: null until they are.
-  b["connack"] = nullptr;
+  // What the broker declared in its CONNACK (dtbus-probe(1) documents the keys); null with no
+  // publisher.
+  b["connack"] = declared ? mqtt::broker_info_json(*declared) : Json(nullptr);
   b["connect_ms_max"] = connect_ms.empty()
                             ? 0.0
                             : rounded(*std::max_element(connect_ms.begin(), connect_ms.end()), 3);
