@@ -774,15 +774,16 @@ void Connection::Impl::create_client() {
 }
 
 void Connection::connect() {
-  const auto& s = impl_->settings;
+  // (Each retry replaces impl_: nothing here may refer into the one that failed.)
   auto started = Clock::now();
   auto retry_until =
-      started + std::chrono::duration_cast<Clock::duration>(
-                    std::chrono::duration<double>(std::max(0.0, s.connect_retry_for)));
+      started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                    std::max(0.0, impl_->settings.connect_retry_for)));
   for (int attempt = 1;; ++attempt) {
     try {
       impl_->connect_attempt();
-      if (attempt > 1) spdlog::info("connected to {} at attempt {}", s.describe(), attempt);
+      if (attempt > 1)
+        spdlog::info("connected to {} at attempt {}", impl_->settings.describe(), attempt);
       return;
     } catch (const Error& e) {
       // Only "cannot connect" is worth another try: refused credentials stay refused.
