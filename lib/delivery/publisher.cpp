@@ -176,6 +176,9 @@ struct Publisher::Impl {
   std::vector<int32_t> slot_of_mid = std::vector<int32_t>(kMidCount, -1);
   std::vector<Event> handling;  // swapped with `events`, keeps its capacity
   size_t in_flight = 0;
+  // In flight with a DoneCallback: their acknowledgements are handled at once, since a caller
+  // that journals them (dlq recover) must not lag behind the broker.
+  size_t awaited_callbacks = 0;
   uint64_t epoch = 0;
   uint64_t next_sequence = 0;
   // Connection losses blamed on one message (see kDropsBeforeRefusal).
@@ -201,6 +204,12 @@ struct Publisher::Impl {
   std::vector<Event> events;
   std::string gave_up_diagnosis;  // guarded by mutex: the link's on_gave_up
   size_t wake_at = 0;  // 0 = the publishing thread is not waiting; else wake at this many events
+  // A link event (lost, reconnected, gave up) waits in `events`: publish() handles it at once.
+  // Acknowledgements wait until the window is full, so that the two threads meet on the mutex
+  // once per batch rather than on every message.
+  // (While probing, or with DoneCallbacks in flight, every acknowledgement counts at once: the
+  // held messages wait for the suspect's.)
+  std::atomic<bool> has_link_events{false};
   std::atomic<bool> has_events{false};
 
   ~Impl() {
@@ -214,6 +223,9 @@ struct Publisher::Impl {
     std::lock_guard lock(mutex);
     events.push_back(event);
     has_events.store(true, std::memory_order_release);
+    if (event.type != Event::Type::published) {
+      has_link_events.store(true, std::memory_order_release);
+    }
     if (wake_at != 0 && events.size() >= wake_at) arrived.notify_one();
   }
 
@@ -229,6 +241,7 @@ struct Publisher::Impl {
         wake_at = 0;
       }
       handling.swap(events);
+      has_link_events.store(false, std::memory_order_relaxed);
       has_events.store(false, std::memory_order_relaxed);
     }
     for (const Event& event : handling) {
@@ -446,7 +459,10 @@ struct Publisher::Impl {
     slot.mid = -1;
     free_slots.push_back(index);
     in_flight--;
-    if (done) done(ok);
+    if (done) {
+      awaited_callbacks--;
+      done(ok);
+    }
   }
 
   // QoS 0 packets queued on a connection that dropped were discarded unwritten: send them again.
@@ -633,7 +649,11 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
     impl.interrupted_now(message);
     return;
   }
-  if (impl.has_events.load(std::memory_order_acquire)) impl.drain(std::nullopt);
+  if (impl.has_link_events.load(std::memory_order_acquire) ||
+      ((impl.probing || impl.awaited_callbacks > 0) &&
+       impl.has_events.load(std::memory_order_acquire))) {
+    impl.drain(std::nullopt);
+  }
   if (impl.report.stopped_by != StoppedBy::nothing) {  // the link gave up meanwhile
     impl.save_failed(message, impl.not_sent_reason());
     return;
@@ -688,6 +708,7 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   slot.busy = true;
   slot.mid = mid;
   slot.on_done = std::move(on_done);
+  if (slot.on_done) impl.awaited_callbacks++;
   if (mid >= 0) impl.slot_of_mid[static_cast<size_t>(mid)] = static_cast<int32_t>(index);
   impl.in_flight++;
   impl.report.published++;

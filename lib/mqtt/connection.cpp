@@ -24,6 +24,7 @@
 #include "dtbus/core/error.hpp"
 #include "dtbus/core/topic.hpp"
 #include "dtbus/mqtt/broker_info.hpp"
+#include "dtbus/mqtt/in_flight_ids.hpp"
 #include "dtbus/mqtt/reason.hpp"
 #include "dtbus/mqtt/settings.hpp"
 #include "dtbus/mqtt/tls.hpp"
@@ -42,6 +43,8 @@ constexpr int kStopGraceSeconds = 2;
 // The same loss this many times in a row, each time before anything was acknowledged, ends the
 // reconnects (when the owner handles on_gave_up): the broker will not take what is pending.
 constexpr int kSameLossLimit = 5;
+// libmosquitto's in-flight limit for outgoing QoS>0 messages when the broker names none.
+constexpr int64_t kLibmosquittoSendMaximum = 20;
 
 struct LibraryInit {
   LibraryInit() { mosquitto_lib_init(); }
@@ -160,7 +163,8 @@ struct Connection::Impl {
   mutable std::mutex mutex;
   std::condition_variable changed;
   // Guarded by mutex:
-  bool is_connected = false;
+  // Written under mutex (waiters use `changed`); read without it on the publishing path.
+  std::atomic<bool> is_connected{false};
   bool ever_connected = false;
   bool stopping = false;
   bool first_attempt_done = false;
@@ -177,10 +181,14 @@ struct Connection::Impl {
   // Negotiation and the broker's limits (guarded by mutex).
   bool protocol_refused = false;  // the first attempt looked like a broker refusing MQTT 5
   bool fell_back = false;         // connected with 3.1.1 after MQTT 5 was refused
-  std::optional<int> broker_max_qos;
+  // The CONNACK's Maximum QoS (2 when it names none); read without the mutex on every publish.
+  std::atomic<int> broker_max_qos{2};
+  // How many QoS>0 messages libmosquitto keeps in flight: the CONNACK's Receive Maximum, else
+  // its own default of 20 (it does not take an absent one as 65535).
+  std::atomic<int64_t> send_maximum{kLibmosquittoSendMaximum};
   std::optional<bool> shared_subscriptions;  // v5 CONNACK "shared subscription available"
-  std::map<int, int> in_flight_qos;          // QoS>0 message id -> QoS, until acknowledged
-  bool progress = false;                     // anything acknowledged or received since CONNACK
+  InFlightIds in_flight;                     // not guarded: lock-free between the two threads
+  std::atomic<bool> progress{false};         // anything acknowledged or received since CONNACK
   bool gave_up = false;
   int same_losses = 0;  // network thread only: see kSameLossLimit
   std::string last_loss;
@@ -201,7 +209,8 @@ struct Connection::Impl {
     bool verified = settings.tls.enabled && !settings.tls.insecure;
     info.tls = read_tls_facts(static_cast<const ssl_st*>(mosquitto_ssl_get(mosq)), verified);
     std::lock_guard lock(mutex);
-    broker_max_qos = info.maximum_qos;  // absent: no limit
+    broker_max_qos = info.maximum_qos.value_or(2);
+    send_maximum = info.receive_maximum.value_or(kLibmosquittoSendMaximum);
     shared_subscriptions = info.shared_subscription_available;
     broker_info = std::move(info);
   }
@@ -390,9 +399,8 @@ struct Connection::Impl {
   std::optional<std::string> diagnose_loss(int rc, const std::string& why) {
     if (!handlers.on_gave_up) return std::nullopt;
     std::lock_guard lock(mutex);
-    bool stuck = !progress && !in_flight_qos.empty();
-    bool qos2_pending = std::any_of(in_flight_qos.begin(), in_flight_qos.end(),
-                                    [](const auto& entry) { return entry.second == 2; });
+    bool stuck = !progress && in_flight.pending() > 0;
+    bool qos2_pending = in_flight.any_qos2_pending();
     same_losses = stuck && why == last_loss ? same_losses + 1 : (stuck ? 1 : 0);
     last_loss = why;
     if (stuck && qos2_pending && settings.protocol == 311 &&
@@ -405,8 +413,8 @@ struct Connection::Impl {
     if (same_losses >= kSameLossLimit) {
       return "broker " + settings.describe() + " closed the connection " +
              std::to_string(same_losses) + " times in a row (" + why +
-             "), each time before acknowledging any of the " +
-             std::to_string(in_flight_qos.size()) + " pending message(s); giving up";
+             "), each time before acknowledging any of the " + std::to_string(in_flight.pending()) +
+             " pending message(s); giving up";
     }
     return std::nullopt;
   }
@@ -558,13 +566,12 @@ struct Connection::Impl {
   static void on_publish(mosquitto* mosq, void* obj, int mid, int reason,
                          const mosquitto_property*) {
     Impl* impl = self(obj);
-    bool acknowledged;
-    {
-      std::lock_guard lock(impl->mutex);
-      acknowledged = impl->in_flight_qos.erase(mid) > 0;
-      impl->progress = true;
+    impl->progress = true;
+    // With messages queued behind the broker's Receive Maximum, libmosquitto sends the next one
+    // now and the TCP ACK rides on it; otherwise nothing may be sent for a while.
+    if (impl->in_flight.done(mid) && impl->in_flight.pending() < impl->send_maximum) {
+      acknowledge_at_once(mosq);
     }
-    if (acknowledged) acknowledge_at_once(mosq);
     if (impl->handlers.on_publish) impl->handlers.on_publish(mid, reason);
   }
 
@@ -581,10 +588,7 @@ struct Connection::Impl {
   static void on_message(mosquitto*, void* obj, const mosquitto_message* msg,
                          const mosquitto_property* props) {
     Impl* impl = self(obj);
-    {
-      std::lock_guard lock(impl->mutex);
-      impl->progress = true;
-    }
+    impl->progress = true;
     if (!impl->handlers.on_message) return;
     ReceivedMessage message;
     message.topic = msg->topic;
@@ -898,10 +902,7 @@ void Connection::Impl::first_connect() {
 
 std::chrono::microseconds Connection::connect_latency() const { return impl_->latency; }
 
-bool Connection::connected() const {
-  std::lock_guard lock(impl_->mutex);
-  return impl_->is_connected;
-}
+bool Connection::connected() const { return impl_->is_connected; }
 
 bool Connection::wait_connected(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(impl_->mutex);
@@ -914,31 +915,24 @@ int Connection::publish(const std::string& topic, std::string_view payload, int 
   Impl& impl = *impl_;
   PropertyList props;
   if (impl.settings.protocol == 5 && !properties.empty()) build_properties(properties, props);
-  {
-    std::lock_guard lock(impl.mutex);
-    if (impl.broker_max_qos && qos > *impl.broker_max_qos) {
-      std::string limit = std::to_string(*impl.broker_max_qos);
-      throw Error(ExitCode::usage, "broker " + impl.settings.describe() + " accepts at most QoS " +
-                                       limit + " (its CONNACK says so), not QoS " +
-                                       std::to_string(qos) + ": publish with -q " + limit);
-    }
+  if (int max_qos = impl.broker_max_qos; qos > max_qos) {
+    std::string limit = std::to_string(max_qos);
+    throw Error(ExitCode::usage, "broker " + impl.settings.describe() + " accepts at most QoS " +
+                                     limit + " (its CONNACK says so), not QoS " +
+                                     std::to_string(qos) + ": publish with -q " + limit);
   }
   while (true) {
-    if (qos == 0) {
+    if (qos == 0 && !impl.is_connected) {
       // QoS 0 written while disconnected would be dropped by libmosquitto: wait for the link.
       std::unique_lock lock(impl.mutex);
       impl.changed.wait(lock, [&] { return impl.is_connected || impl.stopping; });
       if (impl.stopping) throw Error(ExitCode::runtime, "connection closed");
     }
     int mid = 0;
-    std::unique_lock track(impl.mutex, std::defer_lock);
-    // QoS>0: the id is recorded before its acknowledgement can arrive (diagnose_loss reads it).
-    if (qos > 0) track.lock();
     int rc = mosquitto_publish_v5(impl.mosq, &mid, topic.c_str(), static_cast<int>(payload.size()),
                                   payload.data(), qos, retain, props.head);
-    if (qos > 0 && (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN))
-      impl.in_flight_qos[mid] = qos;
-    if (track.owns_lock()) track.unlock();
+    if (rc == MOSQ_ERR_SUCCESS || (qos > 0 && rc == MOSQ_ERR_NO_CONN))
+      impl.in_flight.sent(mid, qos);
     if (rc == MOSQ_ERR_SUCCESS) return mid;
     if (rc == MOSQ_ERR_NO_CONN) {
       if (qos > 0) return mid;  // queued; libmosquitto sends it after the reconnect

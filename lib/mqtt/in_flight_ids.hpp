@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// Which message ids are in flight, and at which QoS, shared by the thread that publishes and the
+// link's network thread without a lock: a mutex held around every publish made the network
+// thread wait for it on each acknowledgement (the futex calls of a QoS 1 stream, issue 17).
+//
+// libmosquitto gives the id only when mosquitto_publish_v5 returns, so an acknowledgement can
+// be seen before the id is recorded; the table remembers that and the late record cancels out.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace dtbus::mqtt {
+
+class InFlightIds {
+ public:
+  // Publishing thread, after libmosquitto returned `mid` for a message of `qos`.
+  void sent(int mid, int qos) {
+    if (!valid(mid)) return;
+    auto& slot = slots_[static_cast<size_t>(mid)];
+    uint8_t state = static_cast<uint8_t>(kQos0 + qos);
+    uint8_t before = slot.exchange(state, std::memory_order_acq_rel);
+    if (before == kDoneEarly) {  // its acknowledgement came first: nothing is in flight
+      slot.compare_exchange_strong(state, kFree, std::memory_order_acq_rel);
+      return;
+    }
+    // A QoS 0 id whose write never came (dropped with the link) is simply replaced.
+    forget_counts(before);
+    if (qos > 0) pending_.fetch_add(1, std::memory_order_relaxed);
+    if (qos == 2) pending_qos2_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Network thread, when libmosquitto reports `mid` done (QoS 0 written, PUBACK, PUBCOMP).
+  // True when it was a QoS 1/2 message in flight.
+  bool done(int mid) {
+    if (!valid(mid)) return false;
+    auto& slot = slots_[static_cast<size_t>(mid)];
+    uint8_t state = slot.load(std::memory_order_acquire);
+    while (true) {
+      uint8_t next = state == kFree ? kDoneEarly : kFree;
+      if (state == kDoneEarly) return false;  // a duplicate: nothing more to do
+      if (slot.compare_exchange_weak(state, next, std::memory_order_acq_rel)) break;
+    }
+    if (state == kFree) return true;  // early: the QoS is not known yet; quick-ack anyway
+    forget_counts(state);
+    return state > kQos0;
+  }
+
+  // QoS 1/2 messages published and not yet acknowledged (approximate while both threads run).
+  int64_t pending() const { return pending_.load(std::memory_order_relaxed); }
+  bool any_qos2_pending() const { return pending_qos2_.load(std::memory_order_relaxed) > 0; }
+
+ private:
+  static constexpr uint8_t kFree = 0;
+  static constexpr uint8_t kQos0 = 1;  // kQos0 + qos: in flight
+  static constexpr uint8_t kDoneEarly = 4;
+  static bool valid(int mid) { return mid > 0 && mid <= 65535; }
+
+  void forget_counts(uint8_t state) {
+    if (state > kQos0 && state < kDoneEarly) pending_.fetch_sub(1, std::memory_order_relaxed);
+    if (state == kQos0 + 2) pending_qos2_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  std::array<std::atomic<uint8_t>, 65536> slots_{};
+  std::atomic<int64_t> pending_{0};
+  std::atomic<int64_t> pending_qos2_{0};
+};
+
+}  // namespace dtbus::mqtt
