@@ -64,7 +64,7 @@ int dtbus::tools::pub_main(int argc, char** argv) {
       ->type_name("S")
       ->check(CLI::PositiveNumber);
   app.add_option("--window", o.window,
-                 "Messages in flight before waiting for acknowledgements (default " +
+                 "QoS 1/2 messages in flight before waiting for acknowledgements (default " +
                      std::to_string(dtbus::delivery::kDefaultWindow) + ")")
       ->type_name("N")
       ->check(CLI::Range(1, 16384));

@@ -47,7 +47,13 @@ struct Slot {
   uint64_t epoch = 0;     // connection epoch (reconnect count seen by this thread) when published
   uint64_t sequence = 0;  // publish order
   bool busy = false;
+  bool acknowledged_kind = false;  // QoS 1/2: counted in in_flight_acked
+  size_t unwritten_bytes = 0;      // QoS 0: counted in unwritten_bytes
 };
+
+// QoS 0 messages may be in flight beyond the window (see Publisher::Impl::has_room_for).
+constexpr size_t kQos0ExtraSlots = 960;
+constexpr size_t kQos0UnwrittenBytes = size_t{4} << 20;
 
 // What the network thread reports; handled on the publishing thread in arrival order.
 struct Event {
@@ -175,7 +181,9 @@ struct Publisher::Impl {
   std::vector<size_t> free_slots;
   std::vector<int32_t> slot_of_mid = std::vector<int32_t>(kMidCount, -1);
   std::vector<Event> handling;  // swapped with `events`, keeps its capacity
-  size_t in_flight = 0;
+  size_t in_flight = 0;         // every busy slot
+  size_t in_flight_acked = 0;   // QoS 1/2 ones: at most options.window
+  size_t unwritten_bytes = 0;   // topic and payload of the QoS 0 ones
   // In flight with a DoneCallback: their acknowledgements are handled at once, since a caller
   // that journals them (dlq recover) must not lag behind the broker.
   size_t awaited_callbacks = 0;
@@ -459,6 +467,8 @@ struct Publisher::Impl {
     slot.mid = -1;
     free_slots.push_back(index);
     in_flight--;
+    if (slot.acknowledged_kind) in_flight_acked--;
+    unwritten_bytes -= slot.unwritten_bytes;
     if (done) {
       awaited_callbacks--;
       done(ok);
@@ -563,6 +573,15 @@ struct Publisher::Impl {
 
   Clock::time_point progress_deadline() const { return last_progress + options.timeout; }
 
+  // QoS 1/2: a free place in the window. QoS 0 may go beyond it (up to kQos0ExtraSlots more,
+  // while under kQos0UnwrittenBytes): a stream of them then meets the network thread once per
+  // few hundred writes rather than every 16.
+  bool has_room_for(const OutgoingMessage& message) const {
+    if (free_slots.empty()) return false;
+    if (message.qos > 0) return in_flight_acked < options.window;
+    return in_flight < options.window || unwritten_bytes < kQos0UnwrittenBytes;
+  }
+
   enum class Wait { ready, timeout, interrupted };
 
   // Waits (handling events) until `ready()`, the no-progress timeout or a signal.
@@ -627,9 +646,10 @@ Publisher::Publisher(const TransportFactory& make_transport, DeliveryOptions opt
   if (impl.options.window == 0) impl.options.window = 1;
   // Message ids must stay unique among pending messages: keep the window well below 65535.
   if (impl.options.window > 16384) impl.options.window = 16384;
-  impl.slots.resize(impl.options.window);
-  impl.free_slots.reserve(impl.options.window);
-  for (size_t i = impl.options.window; i-- > 0;) impl.free_slots.push_back(i);
+  size_t slot_count = impl.options.window + kQos0ExtraSlots;
+  impl.slots.resize(slot_count);
+  impl.free_slots.reserve(slot_count);
+  for (size_t i = slot_count; i-- > 0;) impl.free_slots.push_back(i);
   impl.failed_file.open(impl.failed_out_path());
   impl.link = make_transport(impl.make_handlers());
   impl.link->connect();
@@ -659,9 +679,9 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
     return;
   }
   if (impl.in_flight == 0) impl.last_progress = Clock::now();
-  // A full window resumes once a quarter of it is acknowledged.
-  size_t batch = std::max<size_t>(1, std::min(impl.in_flight, impl.slots.size() / 4));
-  auto waited = impl.wait_until_ready([&] { return !impl.free_slots.empty(); }, batch);
+  // A full window resumes once half of it is acknowledged: one wake-up per half window.
+  size_t batch = std::max<size_t>(1, impl.in_flight / 2);
+  auto waited = impl.wait_until_ready([&] { return impl.has_room_for(message); }, batch);
   if (waited == Impl::Wait::ready && message.qos == 0 && !impl.link->connected()) {
     // QoS 0 is only written on a live link; waiting counts against the no-progress timeout.
     // (A reconnect is an event, so the wait wakes for it.)
@@ -711,6 +731,10 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   if (slot.on_done) impl.awaited_callbacks++;
   if (mid >= 0) impl.slot_of_mid[static_cast<size_t>(mid)] = static_cast<int32_t>(index);
   impl.in_flight++;
+  slot.acknowledged_kind = m.qos > 0;
+  slot.unwritten_bytes = m.qos > 0 ? 0 : m.topic.size() + m.payload.size();
+  if (slot.acknowledged_kind) impl.in_flight_acked++;
+  impl.unwritten_bytes += slot.unwritten_bytes;
   impl.report.published++;
 }
 

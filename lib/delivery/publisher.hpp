@@ -9,7 +9,8 @@
 // Guarantees: a QoS>=1 message counts as acknowledged only after its PUBACK/PUBCOMP with a
 // success reason; after a reconnect libmosquitto resends every unacknowledged QoS>=1 message.
 // A QoS 0 message counts once written to the socket; one dropped unwritten by a lost connection
-// is published again after the reconnect (rarely twice). Memory is bounded by `window`.
+// is published again after the reconnect (rarely twice). Memory is bounded by `window` for QoS
+// 1/2; QoS 0 messages not yet written may go up to 960 beyond it while under 4 MiB.
 // Every message that fails (rejected by the broker, refused by the link as too large, pending
 // when the timeout gives up or after a signal, or never sent because publishing had stopped) is
 // appended at once to the failed-out file as a record (record.hpp shape, plus "error"), ready for
@@ -57,7 +58,7 @@ using RefusedCallback = std::function<bool(const OutgoingMessage& message, const
 inline constexpr size_t kDefaultWindow = 64;
 
 struct DeliveryOptions {
-  size_t window = kDefaultWindow;  // max messages published but not yet acknowledged
+  size_t window = kDefaultWindow;  // max QoS 1/2 messages published but not yet acknowledged
   std::chrono::milliseconds timeout{
       60'000};                  // no acknowledgement progress for this long -> give up
   std::optional<double> rate;   // messages per second cap, nullopt = none

@@ -32,7 +32,7 @@ class InFlightIds {
   }
 
   // Network thread, when libmosquitto reports `mid` done (QoS 0 written, PUBACK, PUBCOMP).
-  // True when it was a QoS 1/2 message in flight.
+  // True when it was a QoS 1/2 message in flight (false when its id is not recorded yet).
   bool done(int mid) {
     if (!valid(mid)) return false;
     auto& slot = slots_[static_cast<size_t>(mid)];
@@ -42,7 +42,7 @@ class InFlightIds {
       if (state == kDoneEarly) return false;  // a duplicate: nothing more to do
       if (slot.compare_exchange_weak(state, next, std::memory_order_acq_rel)) break;
     }
-    if (state == kFree) return true;  // early: the QoS is not known yet; quick-ack anyway
+    if (state == kFree) return false;  // early (mostly a QoS 0 write): the QoS is not known yet
     forget_counts(state);
     return state > kQos0;
   }

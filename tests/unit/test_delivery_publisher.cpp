@@ -311,6 +311,30 @@ TEST_F(PublisherTest, WindowNeverExceededAndPublishResumesWhenAnAckFreesASlot) {
   EXPECT_EQ(report.acknowledged, static_cast<uint64_t>(kCount));
 }
 
+// QoS 0 goes past the window (memory stays bounded by a byte cap); QoS 1 keeps to it.
+TEST_F(PublisherTest, QoS0MessagesGoBeyondTheWindowUntilTheByteCap) {
+  auto publisher = make_publisher(options(2, 100ms));
+  for (int i = 0; i < 50; ++i) publisher->publish(message("z" + std::to_string(i), 0));
+  EXPECT_EQ(link_->sent().size(), 50u);  // none written yet, none waited for
+  publisher->publish(message("a"));
+  publisher->publish(message("b"));
+  EXPECT_FALSE(publisher->stopped());
+  publisher->publish(message("c"));  // the QoS 1 window (2) is full: waits until the timeout
+  EXPECT_EQ(publisher->stopped_by(), StoppedBy::timeout);
+  EXPECT_EQ(link_->sent().size(), 52u);
+}
+
+TEST_F(PublisherTest, LargeQoS0MessagesWaitAtTheByteCap) {
+  auto publisher = make_publisher(options(1, 100ms));
+  std::string big(3 << 20, 'x');
+  publisher->publish(OutgoingMessage{"t/big", big, 0, false, {}});  // within the window
+  publisher->publish(OutgoingMessage{"t/big", big, 0, false, {}});  // beyond, 3 MiB unwritten
+  EXPECT_FALSE(publisher->stopped());
+  publisher->publish(OutgoingMessage{"t/big", big, 0, false, {}});  // 6 MiB: waits
+  EXPECT_EQ(publisher->stopped_by(), StoppedBy::timeout);
+  EXPECT_EQ(link_->sent().size(), 2u);
+}
+
 TEST_F(PublisherTest, AFullWindowWithoutAcksSendsNothingMoreAndTimesOut) {
   auto publisher = make_publisher(options(2, 100ms));
   publisher->publish(message("a"));
