@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -39,6 +41,29 @@ constexpr size_t kMidCount = 65536;
 // After a signal, how long finish() still waits for acknowledgements of what is in flight: a
 // message saved to failed-out that the broker did take is only re-sent as a duplicate.
 constexpr std::chrono::seconds kInterruptGrace{2};
+
+// The slot of each message id in flight. calloc'd: the pages of ids never used are never touched
+// (a one-message `pub -m` touches one), where filling 256 KiB cost a tenth of its start-up.
+class SlotOfMid {
+ public:
+  SlotOfMid() : table_(static_cast<int32_t*>(std::calloc(kMidCount, sizeof(int32_t)))) {
+    if (table_ == nullptr) throw std::bad_alloc();
+  }
+  ~SlotOfMid() { std::free(table_); }
+  SlotOfMid(const SlotOfMid&) = delete;
+  SlotOfMid& operator=(const SlotOfMid&) = delete;
+
+  // The slot index, or -1.
+  int32_t operator[](int mid) const { return table_[static_cast<size_t>(mid)] - 1; }
+  void set(int mid, size_t slot) {
+    table_[static_cast<size_t>(mid)] = static_cast<int32_t>(slot) + 1;
+  }
+  void clear(int mid) { table_[static_cast<size_t>(mid)] = 0; }
+  void clear_all() { std::memset(table_, 0, kMidCount * sizeof(int32_t)); }
+
+ private:
+  int32_t* table_;  // slot index + 1; 0 = none
+};
 
 struct Slot {
   OutgoingMessage message;
@@ -177,9 +202,10 @@ struct Publisher::Impl {
   std::unique_ptr<mqtt::Transport> link;
 
   // Publishing thread only:
-  std::vector<Slot> slots;
+  std::deque<Slot> slots;  // grows up to slot_capacity (references stay valid)
+  size_t slot_capacity = 0;
   std::vector<size_t> free_slots;
-  std::vector<int32_t> slot_of_mid = std::vector<int32_t>(kMidCount, -1);
+  SlotOfMid slot_of_mid;
   std::vector<Event> handling;  // swapped with `events`, keeps its capacity
   size_t in_flight = 0;         // every busy slot
   size_t in_flight_acked = 0;   // QoS 1/2 ones: at most options.window
@@ -356,7 +382,7 @@ struct Publisher::Impl {
   // broker had taken already may arrive twice).
   void refuse_and_replace_link(size_t index) {
     OutgoingMessage refused = slots[index].message;
-    slot_of_mid[static_cast<size_t>(slots[index].mid)] = -1;
+    if (slots[index].mid >= 0) slot_of_mid.clear(slots[index].mid);
     refused_now(refused,
                 "the broker closed the connection each time the message was sent, also when it "
                 "was sent alone: larger than its maximum packet size?");
@@ -375,7 +401,7 @@ struct Publisher::Impl {
       std::lock_guard lock(mutex);
       events.clear();
     }
-    std::fill(slot_of_mid.begin(), slot_of_mid.end(), -1);
+    slot_of_mid.clear_all();
     while (true) {
       try {
         link = make_transport(make_handlers());
@@ -426,15 +452,15 @@ struct Publisher::Impl {
         release(i, false);
         continue;
       }
-      slot_of_mid[static_cast<size_t>(slot.mid)] = static_cast<int32_t>(i);
+      slot_of_mid.set(slot.mid, i);
     }
   }
 
   void settle(int mid, int reason) {
     if (mid < 0 || static_cast<size_t>(mid) >= kMidCount) return;
-    int32_t index = slot_of_mid[static_cast<size_t>(mid)];
+    int32_t index = slot_of_mid[mid];
     if (index < 0) return;  // a QoS 0 message already published again after a reconnect
-    slot_of_mid[static_cast<size_t>(mid)] = -1;
+    slot_of_mid.clear(mid);
     Slot& slot = slots[static_cast<size_t>(index)];
     // After a broker restart a PUBREL can meet "packet identifier not found": the broker had
     // taken the QoS 2 message (PUBREC) already.
@@ -482,7 +508,7 @@ struct Publisher::Impl {
     for (size_t i = 0; i < slots.size(); ++i) {
       Slot& slot = slots[i];
       if (!slot.busy || slot.message.qos != 0 || slot.epoch >= epoch) continue;
-      if (slot.mid >= 0) slot_of_mid[static_cast<size_t>(slot.mid)] = -1;
+      if (slot.mid >= 0) slot_of_mid.clear(slot.mid);
       slot.epoch = epoch;
       slot.mid = -1;
       const auto& m = slot.message;
@@ -493,7 +519,7 @@ struct Publisher::Impl {
         release(i, false);
         continue;
       }
-      slot_of_mid[static_cast<size_t>(slot.mid)] = static_cast<int32_t>(i);
+      slot_of_mid.set(slot.mid, i);
     }
   }
 
@@ -560,7 +586,7 @@ struct Publisher::Impl {
     give_up_reason = why;
     for (size_t i = 0; i < slots.size(); ++i) {
       if (!slots[i].busy) continue;
-      if (slots[i].mid >= 0) slot_of_mid[static_cast<size_t>(slots[i].mid)] = -1;
+      if (slots[i].mid >= 0) slot_of_mid.clear(slots[i].mid);
       save_failed(slots[i].message, why);
       release(i, false);
     }
@@ -577,7 +603,7 @@ struct Publisher::Impl {
   // while under kQos0UnwrittenBytes): a stream of them then meets the network thread once per
   // few hundred writes rather than every 16.
   bool has_room_for(const OutgoingMessage& message) const {
-    if (free_slots.empty()) return false;
+    if (free_slots.empty() && slots.size() >= slot_capacity) return false;
     if (message.qos > 0) return in_flight_acked < options.window;
     return in_flight < options.window || unwritten_bytes < kQos0UnwrittenBytes;
   }
@@ -646,10 +672,7 @@ Publisher::Publisher(const TransportFactory& make_transport, DeliveryOptions opt
   if (impl.options.window == 0) impl.options.window = 1;
   // Message ids must stay unique among pending messages: keep the window well below 65535.
   if (impl.options.window > 16384) impl.options.window = 16384;
-  size_t slot_count = impl.options.window + kQos0ExtraSlots;
-  impl.slots.resize(slot_count);
-  impl.free_slots.reserve(slot_count);
-  for (size_t i = slot_count; i-- > 0;) impl.free_slots.push_back(i);
+  impl.slot_capacity = impl.options.window + kQos0ExtraSlots;
   impl.failed_file.open(impl.failed_out_path());
   impl.link = make_transport(impl.make_handlers());
   impl.link->connect();
@@ -699,6 +722,10 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
     impl.save_failed(message, impl.not_sent_reason());
     return;
   }
+  if (impl.free_slots.empty()) {  // has_room_for said there is room to grow
+    impl.slots.emplace_back();
+    impl.free_slots.push_back(impl.slots.size() - 1);
+  }
   size_t index = impl.free_slots.back();
   Slot& slot = impl.slots[index];
   slot.message = std::move(message);
@@ -729,7 +756,7 @@ void Publisher::publish(OutgoingMessage message, DoneCallback on_done) {
   slot.mid = mid;
   slot.on_done = std::move(on_done);
   if (slot.on_done) impl.awaited_callbacks++;
-  if (mid >= 0) impl.slot_of_mid[static_cast<size_t>(mid)] = static_cast<int32_t>(index);
+  if (mid >= 0) impl.slot_of_mid.set(mid, index);
   impl.in_flight++;
   slot.acknowledged_kind = m.qos > 0;
   slot.unwritten_bytes = m.qos > 0 ? 0 : m.topic.size() + m.payload.size();

@@ -7,18 +7,27 @@
 // be seen before the id is recorded; the table remembers that and the late record cancels out.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 
 namespace dtbus::mqtt {
 
 class InFlightIds {
  public:
+  // calloc'd: the pages of ids never used are never touched (a one-message `pub -m` uses one).
+  InFlightIds() : states_(static_cast<uint8_t*>(std::calloc(kIdCount, 1))) {
+    if (states_ == nullptr) throw std::bad_alloc();
+  }
+  ~InFlightIds() { std::free(states_); }
+  InFlightIds(const InFlightIds&) = delete;
+  InFlightIds& operator=(const InFlightIds&) = delete;
+
   // Publishing thread, after libmosquitto returned `mid` for a message of `qos`.
   void sent(int mid, int qos) {
     if (!valid(mid)) return;
-    auto& slot = slots_[static_cast<size_t>(mid)];
+    std::atomic_ref<uint8_t> slot(states_[mid]);
     uint8_t state = static_cast<uint8_t>(kQos0 + qos);
     uint8_t before = slot.exchange(state, std::memory_order_acq_rel);
     if (before == kDoneEarly) {  // its acknowledgement came first: nothing is in flight
@@ -35,7 +44,7 @@ class InFlightIds {
   // True when it was a QoS 1/2 message in flight (false when its id is not recorded yet).
   bool done(int mid) {
     if (!valid(mid)) return false;
-    auto& slot = slots_[static_cast<size_t>(mid)];
+    std::atomic_ref<uint8_t> slot(states_[mid]);
     uint8_t state = slot.load(std::memory_order_acquire);
     while (true) {
       uint8_t next = state == kFree ? kDoneEarly : kFree;
@@ -55,14 +64,15 @@ class InFlightIds {
   static constexpr uint8_t kFree = 0;
   static constexpr uint8_t kQos0 = 1;  // kQos0 + qos: in flight
   static constexpr uint8_t kDoneEarly = 4;
-  static bool valid(int mid) { return mid > 0 && mid <= 65535; }
+  static constexpr int kIdCount = 65536;
+  static bool valid(int mid) { return mid > 0 && mid < kIdCount; }
 
   void forget_counts(uint8_t state) {
     if (state > kQos0 && state < kDoneEarly) pending_.fetch_sub(1, std::memory_order_relaxed);
     if (state == kQos0 + 2) pending_qos2_.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  std::array<std::atomic<uint8_t>, 65536> slots_{};
+  uint8_t* states_;  // by message id, accessed through std::atomic_ref
   std::atomic<int64_t> pending_{0};
   std::atomic<int64_t> pending_qos2_{0};
 };
