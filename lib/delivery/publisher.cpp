@@ -253,7 +253,7 @@ struct Publisher::Impl {
   }
 
   void push_event(Event event) {
-    event.at = Clock::now();
+    if (event.type != Event::Type::published) event.at = Clock::now();  // (read by link events)
     std::lock_guard lock(mutex);
     events.push_back(event);
     has_events.store(true, std::memory_order_release);
