@@ -330,6 +330,18 @@ REPLY 0"
   assert_output kept
 }
 
+@test "--proxy with TLS: the handshake goes through the proxy and the certificate is still verified" {
+  tls_broker
+  proxy_start
+  run -0 --separate-stderr dtbus pub "${TLS[@]}" "${CERT[@]}" --proxy "socks5h://127.0.0.1:$PROXY_PORT" -t "$T" -m x -q 1
+  # a CA that did not sign the broker's certificate: refused after the proxy connected us
+  run -4 --separate-stderr dtbus pub -H localhost -p "$BROKER_TLS12_PORT" --cafile "$BROKER_TLS12_OTHER_CAFILE" "${CERT[@]}" \
+    --proxy "socks5h://127.0.0.1:$PROXY_PORT" -t "$T" -m x
+  [[ $stderr == *"TLS handshake with localhost:$BROKER_TLS12_PORT via SOCKS5 proxy socks5h://127.0.0.1:$PROXY_PORT failed"* ]]
+  run grep -c "^CONNECT domain localhost $BROKER_TLS12_PORT\$" "$PROXY_LOG"
+  assert_output 2
+}
+
 # psk_broker — a TLS-PSK listener (psk_hint, psk_file) with identity dev1 and a fresh key in PSK.
 psk_broker() {
   PSK=$(printf '%08x%08x%08x%08x' "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM")
