@@ -24,11 +24,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from pub' -l tls-version -d 'Only t
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -52,6 +56,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from pub' -l on-invalid -d 'Invalid
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l failed-out -d 'Where messages not delivered go, as --jsonl records, mode 0600; created before publishing (default ./dtbus-pub-failed-<pid>.jsonl)' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l timeout -d 'Give up after S seconds without acknowledgement progress (exit 7)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l window -d 'Messages in flight before waiting for acknowledgements (default 64)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l topic-alias -d 'MQTT 5: send a topic once, then only its alias (QoS 0 streams: -l, --jsonl, --repeat), when the broker allows aliases'
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s m -l message -d 'Publish MSG as one message' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s f -l file -d 'Publish the whole file as one message' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s s -l stdin -d 'Publish all of stdin as one message'
@@ -80,11 +85,15 @@ complete -c dtbus-pub -l tls-version -d 'Only this TLS version (default 1.2 or n
 complete -c dtbus-pub -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-pub -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-pub -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-pub -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-pub -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-pub -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-pub -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-pub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-pub -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-pub -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-pub -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-pub -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-pub -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-pub -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-pub -l will-qos -d 'Will message QoS (default 0)' -x
@@ -108,6 +117,7 @@ complete -c dtbus-pub -l on-invalid -d 'Invalid JSON where JSON is required: fai
 complete -c dtbus-pub -l failed-out -d 'Where messages not delivered go, as --jsonl records, mode 0600; created before publishing (default ./dtbus-pub-failed-<pid>.jsonl)' -r -F
 complete -c dtbus-pub -l timeout -d 'Give up after S seconds without acknowledgement progress (exit 7)' -x
 complete -c dtbus-pub -l window -d 'Messages in flight before waiting for acknowledgements (default 64)' -x
+complete -c dtbus-pub -l topic-alias -d 'MQTT 5: send a topic once, then only its alias (QoS 0 streams: -l, --jsonl, --repeat), when the broker allows aliases'
 complete -c dtbus-pub -s m -l message -d 'Publish MSG as one message' -x
 complete -c dtbus-pub -s f -l file -d 'Publish the whole file as one message' -r -F
 complete -c dtbus-pub -s s -l stdin -d 'Publish all of stdin as one message'
@@ -137,11 +147,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from sub' -l tls-version -d 'Only t
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -187,11 +201,15 @@ complete -c dtbus-sub -l tls-version -d 'Only this TLS version (default 1.2 or n
 complete -c dtbus-sub -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-sub -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-sub -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-sub -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-sub -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-sub -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-sub -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-sub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-sub -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-sub -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-sub -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-sub -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-sub -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-sub -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-sub -l will-qos -d 'Will message QoS (default 0)' -x
@@ -239,11 +257,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l tls-version -d 'Only t
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -273,11 +295,15 @@ complete -c dtbus-dlq -l tls-version -d 'Only this TLS version (default 1.2 or n
 complete -c dtbus-dlq -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-dlq -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-dlq -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-dlq -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-dlq -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-dlq -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-dlq -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-dlq -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-dlq -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-dlq -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-dlq -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-dlq -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-dlq -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-dlq -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-dlq -l will-qos -d 'Will message QoS (default 0)' -x
@@ -346,11 +372,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from replay' -l tls-version -d 'Onl
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -399,11 +429,15 @@ complete -c dtbus-replay -l tls-version -d 'Only this TLS version (default 1.2 o
 complete -c dtbus-replay -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-replay -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-replay -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-replay -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-replay -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-replay -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-replay -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-replay -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-replay -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-replay -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-replay -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-replay -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-replay -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-replay -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-replay -l will-qos -d 'Will message QoS (default 0)' -x
@@ -453,11 +487,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from token' -l tls-version -d 'Only
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from token' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from token' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from token' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from token' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from token' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -491,11 +529,15 @@ complete -c dtbus-token -l tls-version -d 'Only this TLS version (default 1.2 or
 complete -c dtbus-token -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-token -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-token -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-token -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-token -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-token -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-token -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-token -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-token -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-token -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-token -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-token -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-token -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-token -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-token -l will-qos -d 'Will message QoS (default 0)' -x
@@ -530,11 +572,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from config' -l tls-version -d 'Onl
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from config' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from config' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from config' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from config' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from config' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -564,11 +610,15 @@ complete -c dtbus-config -l tls-version -d 'Only this TLS version (default 1.2 o
 complete -c dtbus-config -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-config -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-config -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-config -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-config -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-config -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-config -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-config -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-config -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-config -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-config -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-config -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-config -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-config -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-config -l will-qos -d 'Will message QoS (default 0)' -x
@@ -611,11 +661,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from top' -l tls-version -d 'Only t
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from top' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from top' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from top' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from top' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from top' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -649,11 +703,15 @@ complete -c dtbus-top -l tls-version -d 'Only this TLS version (default 1.2 or n
 complete -c dtbus-top -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-top -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-top -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-top -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-top -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-top -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-top -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-top -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-top -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-top -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-top -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-top -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-top -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-top -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-top -l will-qos -d 'Will message QoS (default 0)' -x
@@ -687,11 +745,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from bench' -l tls-version -d 'Only
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from bench' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from bench' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from bench' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from bench' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -738,11 +800,15 @@ complete -c dtbus-bench -l tls-version -d 'Only this TLS version (default 1.2 or
 complete -c dtbus-bench -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-bench -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-bench -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-bench -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-bench -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-bench -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-bench -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-bench -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-bench -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-bench -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-bench -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-bench -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-bench -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-bench -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-bench -l will-qos -d 'Will message QoS (default 0)' -x
@@ -791,11 +857,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from probe' -l tls-version -d 'Only
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from probe' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from probe' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from probe' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from probe' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -831,11 +901,15 @@ complete -c dtbus-probe -l tls-version -d 'Only this TLS version (default 1.2 or
 complete -c dtbus-probe -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-probe -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-probe -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-probe -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-probe -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-probe -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-probe -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-probe -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-probe -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-probe -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-probe -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-probe -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-probe -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-probe -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-probe -l will-qos -d 'Will message QoS (default 0)' -x
@@ -871,11 +945,15 @@ complete -c dtbus -n '__fish_seen_subcommand_from rr' -l tls-version -d 'Only th
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l will-qos -d 'Will message QoS (default 0)' -x
@@ -916,11 +994,15 @@ complete -c dtbus-rr -l tls-version -d 'Only this TLS version (default 1.2 or ne
 complete -c dtbus-rr -l ciphers -d 'TLS ciphers, OpenSSL list (TLS_* = TLS 1.3 suites)' -x
 complete -c dtbus-rr -l alpn -d 'TLS ALPN protocol to offer (e.g. mqtt)' -x
 complete -c dtbus-rr -l key-password-file -d 'Read the passphrase of an encrypted --key from a file' -r -F
+complete -c dtbus-rr -l psk -d 'TLS-PSK key in hex (instead of certificates; with --psk-identity)' -x
+complete -c dtbus-rr -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
+complete -c dtbus-rr -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-rr -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
 complete -c dtbus-rr -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c dtbus-rr -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-rr -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-rr -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
+complete -c dtbus-rr -l session-expiry -d 'MQTT 5 session expiry: how long the broker keeps our session once we are gone (30s, 2m, 1h, 7d, never)' -x
 complete -c dtbus-rr -l will-topic -d 'Will message topic (sent if we vanish)' -x
 complete -c dtbus-rr -l will-payload -d 'Will message payload (default empty)' -x
 complete -c dtbus-rr -l will-qos -d 'Will message QoS (default 0)' -x

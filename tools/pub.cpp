@@ -68,6 +68,9 @@ int dtbus::tools::pub_main(int argc, char** argv) {
                      std::to_string(dtbus::delivery::kDefaultWindow) + ")")
       ->type_name("N")
       ->check(CLI::Range(1, 16384));
+  app.add_flag("--topic-alias", o.topic_alias,
+               "MQTT 5: send a topic once, then only its alias (QoS 0 streams: -l, --jsonl, "
+               "--repeat), when the broker allows aliases");
   return command.run(argc, argv,
                      [&] { return dtbus::commands::pub::run(command.invocation(), o); });
 }

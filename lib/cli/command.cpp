@@ -90,6 +90,17 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
                  "Read the passphrase of an encrypted --key from a file")
       ->type_name("FILE")
       ->group(kGlobalGroup);
+  app.add_option("--psk", g.psk,
+                 "TLS-PSK key in hex (instead of certificates; with --psk-identity)")
+      ->type_name("HEX")
+      ->group(kGlobalGroup);
+  app.add_option("--psk-identity", g.psk_identity, "TLS-PSK identity (the broker's psk_file user)")
+      ->type_name("ID")
+      ->group(kGlobalGroup);
+  app.add_option("--proxy", g.proxy,
+                 "Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]")
+      ->type_name("URL")
+      ->group(kGlobalGroup);
   app.add_option("-V,--protocol", g.protocol,
                  "MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)")
       ->type_name("5|311|31")
@@ -110,6 +121,11 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
       ->group(kGlobalGroup);
   app.add_option("--retry-for", g.retry_for,
                  "Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)")
+      ->type_name("DURATION")
+      ->group(kGlobalGroup);
+  app.add_option("--session-expiry", g.session_expiry,
+                 "MQTT 5 session expiry: how long the broker keeps our session once we are gone "
+                 "(30s, 2m, 1h, 7d, never)")
       ->type_name("DURATION")
       ->group(kGlobalGroup);
   app.add_option("--will-topic", g.will_topic, "Will message topic (sent if we vanish)")
@@ -184,6 +200,21 @@ void hide_in_argv(int argc, char** argv, const std::string& secret) {
     std::string_view arg = argv[i];
     bool value_here = arg == secret || (arg.starts_with('-') && arg.ends_with(secret));
     if (value_here) std::memset(argv[i] + arg.size() - secret.size(), '*', secret.size());
+  }
+}
+
+// The password part of a --proxy URL in argv (`--proxy URL`, `--proxy=URL`), the same way.
+void hide_proxy_password_in_argv(int argc, char** argv, const std::string& url) {
+  auto scheme = url.find("://");
+  auto at = url.rfind('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at || colon + 1 == at) return;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.ends_with(url)) continue;
+    size_t offset = arg.size() - url.size();
+    std::memset(argv[i] + offset + colon + 1, '*', at - colon - 1);
   }
 }
 
@@ -283,6 +314,10 @@ int Command::run(int argc, char** argv, const std::function<int()>& action) {
         "a password on the command line is visible to other users until dtbus hides it, and stays "
         "in the shell history; prefer --password-file or MQTT_PASSWORD");
   }
+  // The TLS-PSK key and a proxy password are secrets too (hidden, not warned about: mosquitto_pub
+  // takes them the same way, and brokers.yaml with ${VAR} is the documented alternative).
+  if (globals_.psk) hide_in_argv(argc, argv, *globals_.psk);
+  if (globals_.proxy) hide_proxy_password_in_argv(argc, argv, *globals_.proxy);
   try {
     return action();
   } catch (const Error& e) {

@@ -75,6 +75,9 @@ struct BrokerSettings {
   std::string keyfile;
   bool verify_cert = true;
   std::string tls_version;  // "" = 1.2 or newer; tlsv1.2 | tlsv1.3
+  std::string psk;          // secret: TLS-PSK key, hex
+  std::string psk_identity;
+  std::string proxy;  // socks5h://[user[:password]@]host[:port]; the password is a secret
   int keepalive = 60;
   bool clean_session = true;
   double reconnect_interval = 5.0;

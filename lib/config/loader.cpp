@@ -25,6 +25,8 @@
 #include "dtbus/config/config.hpp"
 #include "dtbus/config/paths.hpp"
 #include "dtbus/config/schema.hpp"
+#include "dtbus/core/proxy_url.hpp"
+#include "dtbus/core/tls_psk.hpp"
 #include "dtbus/core/topic.hpp"
 #include "dtbus/util/text.hpp"
 
@@ -504,6 +506,17 @@ class Loader {
     error(f.path, f.value_at, message);
   }
 
+  // A SOCKS5 proxy URL; the problem named, the value (which may hold a password) never quoted.
+  void read_proxy(const Field& f, std::string& out) {
+    read(f, out, true);
+    if (out.empty()) return;
+    try {
+      parse_proxy_url(out);
+    } catch (const std::invalid_argument& e) {
+      error(f.path, f.value_at, e.what());
+    }
+  }
+
   void read_url(const Field& f, std::string& out) {
     read(f, out);
     if (!out.empty() && !out.starts_with("https://") && !out.starts_with("http://")) {
@@ -520,6 +533,8 @@ class Loader {
         return read_url(f, out);
       case Kind::choice:
         return read_choice(f, out, key.choices);
+      case Kind::proxy:
+        return read_proxy(f, out);
       default:
         return read(f, out, key.secret);
     }
@@ -621,6 +636,18 @@ class Loader {
     if (b.certfile.empty() != b.keyfile.empty()) {
       const Field& set = seen.at(b.certfile.empty() ? "keyfile" : "certfile");
       error(set.path, set.value_at, "certfile and keyfile must be given together");
+    }
+    if (!b.psk.empty()) {
+      const Field& psk = seen.at("psk");
+      if (auto problem = psk_problem(b.psk)) error(psk.path, psk.value_at, *problem);
+      if (b.psk_identity.empty()) error(psk.path, psk.value_at, "a psk needs a psk_identity");
+      if (!b.ca_certs.empty() || !b.certfile.empty()) {
+        error(psk.path, psk.value_at,
+              "psk replaces certificates: ca_certs, certfile and keyfile cannot be set with it");
+      }
+    } else if (!b.psk_identity.empty()) {
+      error(seen.at("psk_identity").path, seen.at("psk_identity").value_at,
+            "a psk_identity needs a psk");
     }
     if (!b.username.empty() || !b.password.empty()) {
       const Field& credential = seen.at(b.username.empty() ? "password" : "username");

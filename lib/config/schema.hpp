@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dtbus/config/config.hpp"
+#include "dtbus/core/proxy_url.hpp"
 
 namespace dtbus::config::schema {
 
@@ -26,6 +27,7 @@ enum class Kind {
   number,          // > 0
   number_or_zero,  // >= 0
   choice,          // one of `choices`
+  proxy,           // a SOCKS5 proxy URL (core/proxy_url.hpp); its password masked when shown
   mapping,         // a nested mapping, read by the loader itself
 };
 
@@ -83,6 +85,7 @@ const Section<TokenProviderSettings>& token_provider();  // token_providers.<nam
 // A value as `config show` prints it: secrets masked, unset optional keys null.
 inline nlohmann::ordered_json shown(const KeyInfo& key, const std::string& value) {
   if (value.empty() && key.optional) return nullptr;
+  if (key.kind == Kind::proxy) return mask_proxy_url(value);
   return key.secret ? "***" : value;
 }
 inline nlohmann::ordered_json shown(const KeyInfo&, const std::optional<std::string>& value) {

@@ -36,11 +36,15 @@ struct GlobalOptions {
   std::optional<std::string> ciphers;
   std::optional<std::string> alpn;
   std::optional<std::string> key_password_file;  // passphrase of an encrypted --key
+  std::optional<std::string> psk;                // TLS-PSK key, hex (secret)
+  std::optional<std::string> psk_identity;
+  std::optional<std::string> proxy;  // socks5h://[user[:password]@]host[:port] (password secret)
   std::optional<int> protocol;
   std::optional<int> keepalive;
   double connect_timeout = 10.0;
-  std::optional<int> retry;              // --retry N: attempts after a failed first connect
-  std::optional<std::string> retry_for;  // --retry-for DURATION ("30s", "2m", "1h", "45")
+  std::optional<int> retry;                   // --retry N: attempts after a failed first connect
+  std::optional<std::string> retry_for;       // --retry-for DURATION ("30s", "2m", "1h", "45")
+  std::optional<std::string> session_expiry;  // --session-expiry DURATION or "never"
   std::optional<std::string> will_topic;
   std::optional<std::string> will_payload;
   std::optional<int> will_qos;

@@ -28,6 +28,7 @@
 #include "dtbus/mqtt/reason.hpp"
 #include "dtbus/mqtt/settings.hpp"
 #include "dtbus/mqtt/tls.hpp"
+#include "dtbus/mqtt/topic_alias.hpp"
 #include "dtbus/util/interrupt.hpp"
 
 namespace dtbus::mqtt {
@@ -194,6 +195,9 @@ struct Connection::Impl {
   std::string last_loss;
 
   std::atomic<int> reconnects{0};
+  // libmosquitto logged sending CONNECT: through --proxy, the SOCKS5 handshake is over. (Atomic:
+  // on_log runs under libmosquitto's log lock, which a publish under our mutex may wait for.)
+  std::atomic<bool> connect_sent{false};
   size_t current_node = 0;        // network thread only: index into host:port + failover
   int failed_attempts = 0;        // network thread only: consecutive reconnects without a CONNACK
   int failed_renewals = 0;        // network thread only: consecutive token renewals that failed
@@ -203,12 +207,15 @@ struct Connection::Impl {
   std::mt19937 random{std::random_device{}()};
   std::unique_ptr<CertificateCheck> certificate_check;  // with TLS that verifies the server
   BrokerInfo broker_info;                               // of the last CONNACK; guarded by mutex
+  TopicAliases topic_aliases;                           // pub --topic-alias; guarded by mutex
+  std::atomic<bool> topic_alias_warned{false};
 
   void record_broker_info(const mosquitto_property* properties, bool session_present) {
     auto info = parse_connack(properties, settings.protocol, session_present);
     bool verified = settings.tls.enabled && !settings.tls.insecure;
     info.tls = read_tls_facts(static_cast<const ssl_st*>(mosquitto_ssl_get(mosq)), verified);
     std::lock_guard lock(mutex);
+    topic_aliases.reset(info.topic_alias_maximum.value_or(0));
     broker_max_qos = info.maximum_qos.value_or(2);
     send_maximum = info.receive_maximum.value_or(kLibmosquittoSendMaximum);
     shared_subscriptions = info.shared_subscription_available;
@@ -217,6 +224,7 @@ struct Connection::Impl {
 
   uint32_t session_expiry() const {
     if (settings.protocol != 5) return 0;
+    if (settings.requested_session_expiry) return *settings.requested_session_expiry;
     return settings.clean_session ? kReconnectGraceSeconds : settings.session_expiry;
   }
 
@@ -239,8 +247,51 @@ struct Connection::Impl {
     }
   }
 
+  // A first connection through --proxy that failed on the proxy's side (libmosquitto reaches
+  // only the proxy itself). Exit 4 throughout: libmosquitto maps the proxy's reply codes so that
+  // a refused login and a refused onward connection cannot be told apart reliably.
+  std::optional<Error> proxy_error(int rc) {
+    const ProxySettings& proxy = settings.proxy;
+    std::string broker = settings.host + ":" + std::to_string(settings.port);
+    std::string prefix = "SOCKS5 proxy " + proxy.shown;
+    switch (rc) {
+      case MOSQ_ERR_EAI:
+        return Error(ExitCode::connect, "cannot resolve the host of " + prefix);
+      case MOSQ_ERR_ERRNO:
+        return Error(ExitCode::connect, "cannot connect to " + prefix + " (on the way to " +
+                                            broker + "): " + std::strerror(errno));
+      case MOSQ_ERR_NO_CONN:
+        return Error(ExitCode::connect,
+                     prefix + " cannot reach the broker " + broker + " (unreachable or refused)");
+      case MOSQ_ERR_AUTH:
+      case MOSQ_ERR_PROXY:
+      case MOSQ_ERR_INVAL:
+      case MOSQ_ERR_CONN_LOST:
+        if (proxy.username.empty() && rc == MOSQ_ERR_AUTH) {
+          return Error(ExitCode::connect,
+                       prefix +
+                           " refused: it wants a login we did not offer (give "
+                           "socks5h://USER:PASSWORD@HOST:PORT), or it may not connect to " +
+                           broker);
+        }
+        return Error(ExitCode::connect,
+                     prefix + " refused " +
+                         (proxy.username.empty() ? std::string()
+                                                 : "the login of user '" + proxy.username +
+                                                       "' (wrong proxy user or password?) or ") +
+                         "the connection to " + broker + " (" + mosquitto_strerror(rc) + ")");
+      default:
+        return std::nullopt;
+    }
+  }
+
+  bool in_proxy_handshake() const { return !settings.proxy.host.empty() && !connect_sent; }
+
   Error connect_error(int rc) {
     std::string where = settings.describe();
+    if (in_proxy_handshake()) {
+      if (std::optional<Error> error = proxy_error(rc)) return *error;
+    }
     switch (rc) {
       case MOSQ_ERR_EAI:
         return Error(ExitCode::connect,
@@ -250,6 +301,10 @@ struct Connection::Impl {
       case MOSQ_ERR_TLS: {
         std::string refused = certificate_check ? certificate_check->last_failure() : "";
         std::string detail = !refused.empty() ? refused : last_log_error;
+        if (!settings.tls.psk.empty()) {
+          detail += std::string(detail.empty() ? "" : " ") + "(TLS-PSK identity '" +
+                    settings.tls.psk_identity + "': a wrong key or unknown identity fails here)";
+        }
         return Error(ExitCode::connect, "TLS handshake with " + where + " failed" +
                                             (detail.empty() ? "" : ": " + detail));
       }
@@ -352,8 +407,9 @@ struct Connection::Impl {
       }
       if (!first_done) {
         // A broker that does not speak MQTT 5 may just close the connection (RabbitMQ 3.10).
-        if (rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_PROTOCOL ||
-            rc == MOSQ_ERR_MALFORMED_PACKET) {
+        bool through_proxy = in_proxy_handshake();
+        if (!through_proxy && (rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_PROTOCOL ||
+                               rc == MOSQ_ERR_MALFORMED_PACKET)) {
           std::lock_guard lock(mutex);
           protocol_refused = true;
         }
@@ -553,6 +609,7 @@ struct Connection::Impl {
     Impl* impl = self(obj);
     std::lock_guard lock(impl->mutex);
     impl->is_connected = false;
+    impl->topic_aliases.reset(0);
     // MQTT 5: the reason code of the broker's DISCONNECT; otherwise a MOSQ_ERR_* (all < 0x80).
     if (rc >= 0x80 && impl->settings.protocol == 5) {
       impl->broker_disconnect_reason = rc;
@@ -627,6 +684,8 @@ struct Connection::Impl {
       std::lock_guard lock(impl->mutex);
       impl->last_log_error = text;
     }
+    if (level == MOSQ_LOG_DEBUG && std::strstr(text, " sending CONNECT") != nullptr)
+      impl->connect_sent = true;
     spdlog::trace("libmosquitto: {}", text);
   }
 
@@ -643,6 +702,85 @@ struct Connection::Impl {
           "broker {} speaks only MQTT 3.1.1 and may not know shared subscriptions "
           "(RabbitMQ 3.10 and aedes take '{}' as a literal topic)",
           settings.describe(), filter);
+    }
+  }
+
+  // pub --topic-alias (settings.topic_alias): whether this message may use an alias; says once
+  // why not when it may not.
+  bool topic_alias_usable(int qos) {
+    std::string why;
+    if (settings.protocol != 5) {
+      why = "topic aliases need MQTT 5";
+    } else if (qos > 0) {
+      // libmosquitto 2.0.11 resends an unacknowledged message after a reconnect as it was
+      // stored: an alias-only message would name an alias the new connection does not know.
+      why =
+          "QoS 1/2 messages carry their topic (one resent after a reconnect would otherwise "
+          "name an alias the new connection does not know)";
+    } else {
+      std::lock_guard lock(mutex);
+      if (broker_info.topic_alias_maximum.value_or(0) > 0) return true;
+      why = "broker " + settings.describe() +
+            " allows no topic aliases (its CONNACK says Topic Alias Maximum 0)";
+    }
+    if (!topic_alias_warned.exchange(true))
+      spdlog::warn("--topic-alias: {}; publishing with the full topic", why);
+    return false;
+  }
+
+  // A QoS 0 publish with the topic's alias (mutex held): the topic only when the broker does not
+  // know the alias yet on this connection.
+  int publish_aliased(int* mid, const std::string& topic, std::string_view payload, bool retain,
+                      const mosquitto_property* base) {
+    TopicAliases::Use use = topic_aliases.use(topic);
+    PropertyList props;
+    if (base != nullptr) mosquitto_property_copy_all(&props.head, base);
+    if (use.alias != 0) mosquitto_property_add_int16(&props.head, MQTT_PROP_TOPIC_ALIAS, use.alias);
+    int rc = mosquitto_publish_v5(mosq, mid, use.known ? nullptr : topic.c_str(),
+                                  static_cast<int>(payload.size()), payload.data(), 0, retain,
+                                  props.head);
+    if (rc != MOSQ_ERR_SUCCESS && use.alias != 0 && !use.known) topic_aliases.forget(topic);
+    return rc;
+  }
+
+  void use_proxy() {
+    const ProxySettings& proxy = settings.proxy;
+    // libmosquitto 2.0.11 sends CONNECT without its properties after a SOCKS5 handshake
+    // (socks5__read passes none): the broker would get no session expiry and end a durable
+    // session at the first disconnect, losing what it queues for us.
+    bool durable = !settings.clean_session || settings.requested_session_expiry.value_or(0) > 0;
+    if (settings.protocol == 5 && durable) {
+      throw Error(ExitCode::usage,
+                  "a durable MQTT 5 session cannot go through a SOCKS5 proxy: libmosquitto "
+                  "2.0.11 leaves the session expiry out of CONNECT there, so the broker would end "
+                  "the session when we disconnect; use -V 311 (the broker keeps a 3.1.1 session) "
+                  "or connect without --proxy");
+    }
+    // A user without a password gets an empty one: libmosquitto 2.0.11 would read a null one.
+    bool login = !proxy.username.empty();
+    int rc = mosquitto_socks5_set(mosq, proxy.host.c_str(), proxy.port,
+                                  login ? proxy.username.c_str() : nullptr,
+                                  login ? proxy.password.c_str() : nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      throw Error(ExitCode::usage,
+                  "SOCKS5 proxy " + proxy.shown + " not accepted: " + mosquitto_strerror(rc));
+    }
+  }
+
+  // TLS-PSK instead of certificates: the key proves both sides; the key is never in a message.
+  void use_psk() {
+    const TlsSettings& tls = settings.tls;
+    const char* ciphers = tls.ciphers.empty() ? nullptr : tls.ciphers.c_str();
+    int rc = mosquitto_tls_psk_set(mosq, tls.psk.c_str(), tls.psk_identity.c_str(), ciphers);
+    if (rc == MOSQ_ERR_SUCCESS) {
+      rc = mosquitto_tls_opts_set(mosq, 0, tls.version.empty() ? nullptr : tls.version.c_str(),
+                                  ciphers);
+    }
+    if (rc == MOSQ_ERR_SUCCESS && !tls.alpn.empty())
+      rc = mosquitto_string_option(mosq, MOSQ_OPT_TLS_ALPN, tls.alpn.c_str());
+    if (rc != MOSQ_ERR_SUCCESS) {
+      throw Error(ExitCode::usage, "TLS-PSK settings (identity '" + tls.psk_identity +
+                                       "') rejected: " + mosquitto_strerror(rc));
     }
   }
 
@@ -726,7 +864,10 @@ void Connection::Impl::create_client() {
   mosquitto_subscribe_v5_callback_set(impl.mosq, &Impl::on_subscribe);
   mosquitto_log_callback_set(impl.mosq, &Impl::on_log);
 
-  if (s.tls.enabled && !s.tls.insecure) {
+  if (!s.proxy.host.empty()) impl.use_proxy();
+  if (!s.tls.psk.empty()) {
+    impl.use_psk();
+  } else if (s.tls.enabled && !s.tls.insecure) {
     // Our own SSL_CTX, so that a refused server certificate can be named (tls.hpp).
     impl.certificate_check = std::make_unique<CertificateCheck>(s.host);
     void* context = impl.certificate_check->make_context(s.tls);
@@ -853,6 +994,8 @@ bool Connection::Impl::retry_with_311() {
   mosquitto_destroy(mosq);
   mosq = nullptr;
   certificate_check.reset();
+  if (settings.requested_session_expiry)
+    spdlog::warn("--session-expiry does not apply to MQTT 3.1.1: the broker decides");
   std::lock_guard lock(mutex);
   settings.protocol = 311;
   fell_back = true;
@@ -861,6 +1004,7 @@ bool Connection::Impl::retry_with_311() {
   first_failure.reset();
   protocol_refused = false;
   last_log_error.clear();
+  connect_sent = false;
   return true;
 }
 
@@ -921,18 +1065,27 @@ int Connection::publish(const std::string& topic, std::string_view payload, int 
                                      limit + " (its CONNACK says so), not QoS " +
                                      std::to_string(qos) + ": publish with -q " + limit);
   }
+  bool aliased = impl.settings.topic_alias && impl.topic_alias_usable(qos);
   while (true) {
-    if (qos == 0 && !impl.is_connected) {
+    std::unique_lock alias_lock(impl.mutex, std::defer_lock);
+    if (qos == 0 && (aliased || !impl.is_connected)) {
       // QoS 0 written while disconnected would be dropped by libmosquitto: wait for the link.
       std::unique_lock lock(impl.mutex);
       impl.changed.wait(lock, [&] { return impl.is_connected || impl.stopping; });
       if (impl.stopping) throw Error(ExitCode::runtime, "connection closed");
+      // Held while publishing: a loss or CONNACK (which reset the aliases) cannot come between
+      // choosing the alias and queueing the packet on this connection.
+      if (aliased) alias_lock = std::move(lock);
     }
     int mid = 0;
-    int rc = mosquitto_publish_v5(impl.mosq, &mid, topic.c_str(), static_cast<int>(payload.size()),
-                                  payload.data(), qos, retain, props.head);
-    if (rc == MOSQ_ERR_SUCCESS || (qos > 0 && rc == MOSQ_ERR_NO_CONN))
+    int rc = alias_lock.owns_lock() ? impl.publish_aliased(&mid, topic, payload, retain, props.head)
+                                    : mosquitto_publish_v5(impl.mosq, &mid, topic.c_str(),
+                                                           static_cast<int>(payload.size()),
+                                                           payload.data(), qos, retain, props.head);
+    if (alias_lock.owns_lock()) alias_lock.unlock();
+    if (rc == MOSQ_ERR_SUCCESS || (qos > 0 && rc == MOSQ_ERR_NO_CONN)) {
       impl.in_flight.sent(mid, qos);
+    }
     if (rc == MOSQ_ERR_SUCCESS) return mid;
     if (rc == MOSQ_ERR_NO_CONN) {
       if (qos > 0) return mid;  // queued; libmosquitto sends it after the reconnect

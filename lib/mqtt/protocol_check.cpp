@@ -25,6 +25,9 @@ void on_connect(mosquitto*, void* obj, int reason, int, const mosquitto_property
 }
 
 int set_up_tls(mosquitto* mosq, const TlsSettings& tls) {
+  if (!tls.psk.empty()) {
+    return mosquitto_tls_psk_set(mosq, tls.psk.c_str(), tls.psk_identity.c_str(), nullptr);
+  }
   int rc = MOSQ_ERR_SUCCESS;
   if (tls.cafile.empty() && tls.capath.empty()) {
     rc = mosquitto_int_option(mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
@@ -58,6 +61,13 @@ ProtocolAttempt try_protocol(const ConnectionSettings& settings, int protocol) {
   mosquitto_connect_v5_callback_set(mosq, &on_connect);
   int rc = MOSQ_ERR_SUCCESS;
   if (settings.tls.enabled) rc = set_up_tls(mosq, settings.tls);
+  if (rc == MOSQ_ERR_SUCCESS && !settings.proxy.host.empty()) {
+    const ProxySettings& proxy = settings.proxy;
+    bool login = !proxy.username.empty();  // (an empty password, never a null one: connection.cpp)
+    rc = mosquitto_socks5_set(mosq, proxy.host.c_str(), proxy.port,
+                              login ? proxy.username.c_str() : nullptr,
+                              login ? proxy.password.c_str() : nullptr);
+  }
   if (rc == MOSQ_ERR_SUCCESS && settings.credentials) {
     auto credentials = settings.credentials->current();
     rc = mosquitto_username_pw_set(

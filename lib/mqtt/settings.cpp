@@ -6,6 +6,7 @@ namespace dtbus::mqtt {
 std::string ConnectionSettings::describe() const {
   std::string address =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  if (!proxy.host.empty()) address += " via SOCKS5 proxy " + proxy.shown;
   return broker_name.empty() ? address : broker_name + " (" + address + ")";
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,19 @@ struct TlsSettings {
   std::string ciphers;       // OpenSSL cipher list; TLS_* names are TLS 1.3 suites
   std::string alpn;          // ALPN protocol offered, e.g. "mqtt"
   std::string key_password;  // secret: passphrase of an encrypted client key
+  // TLS-PSK instead of certificates (the broker's psk_hint listener): key in hex, identity.
+  std::string psk;  // secret
+  std::string psk_identity;
+};
+
+// A SOCKS5 proxy between us and the broker (--proxy, brokers.yaml `proxy:`). libmosquitto asks
+// the proxy to connect to the broker's host name as given (the proxy resolves it).
+struct ProxySettings {
+  std::string host;  // empty = no proxy
+  int port = 1080;
+  std::string username;  // empty = no authentication offered
+  std::string password;  // secret
+  std::string shown;     // socks5h://user:***@host:port, for messages
 };
 
 // The message the broker publishes for us when the link dies without a DISCONNECT.
@@ -52,6 +66,13 @@ struct ConnectionSettings {
   int keepalive = 60;
   bool clean_session = true;
   uint32_t session_expiry = 0;  // MQTT 5 session expiry when clean_session is false
+  // --session-expiry: replaces both defaults (the one above, and the reconnect grace of a clean
+  // session); 0xFFFFFFFF = never expires.
+  std::optional<uint32_t> requested_session_expiry;
+  // pub --topic-alias: QoS 0 messages to a topic already sent on this connection carry only its
+  // MQTT 5 topic alias (when the broker's CONNACK allows aliases).
+  bool topic_alias = false;
+  ProxySettings proxy;
   double connect_timeout = 10.0;
   double reconnect_interval = 5.0;  // base of the exponential backoff
   // The first connect: attempts after the first that failed with Error(connect), and/or for how

@@ -12,6 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "dtbus/core/error.hpp"
+#include "dtbus/core/proxy_url.hpp"
+#include "dtbus/core/tls_psk.hpp"
 #include "dtbus/core/topic.hpp"
 #include "dtbus/util/text.hpp"
 
@@ -232,6 +234,71 @@ double parse_retry_for(const std::string& text) {
   return seconds;
 }
 
+// --session-expiry: 0, 90, 90s, 2m, 1h, 7d, never (= 0xFFFFFFFF, MQTT 5's "never expires").
+uint32_t parse_session_expiry(const std::string& text) {
+  constexpr double kNever = 4294967295.0;
+  if (text == "never") return UINT32_MAX;
+  double seconds = -1;
+  try {
+    size_t used = 0;
+    double value = std::stod(text, &used);
+    std::string unit = text.substr(used);
+    double scale = unit.empty() || unit == "s" ? 1
+                   : unit == "m"               ? 60
+                   : unit == "h"               ? 3600
+                   : unit == "d"               ? 86400
+                                               : -1;
+    if (scale > 0 && std::isfinite(value) && value >= 0) seconds = std::round(value * scale);
+  } catch (const std::exception&) {
+  }
+  if (seconds < 0 || seconds >= kNever) {
+    throw Error(ExitCode::usage, "--session-expiry " + text +
+                                     ": expected a duration such as 30s, 2m, 1h or 7d (under 136 "
+                                     "years), 0, or never");
+  }
+  return static_cast<uint32_t>(seconds);
+}
+
+mqtt::ProxySettings proxy_settings(const ProxyUrl& url) {
+  return {.host = url.host,
+          .port = url.port,
+          .username = url.username,
+          .password = url.password,
+          .shown = url.shown()};
+}
+
+// --psk/--psk-identity over the entry's psk/psk_identity; a PSK replaces certificates.
+void apply_psk_flags(const GlobalOptions& options, mqtt::TlsSettings& tls) {
+  if (options.psk) {
+    if (auto problem = psk_problem(*options.psk))
+      throw Error(ExitCode::usage, "--psk: " + *problem);
+    if (options.cafile || options.cert || options.key) {
+      throw Error(ExitCode::usage,
+                  "--psk replaces certificates: it cannot be combined with --cafile, --cert or "
+                  "--key");
+    }
+    tls.psk = *options.psk;
+    tls.enabled = true;
+    tls.cafile.clear();  // the entry's certificates do not apply to a PSK connection
+    tls.certfile.clear();
+    tls.keyfile.clear();
+  }
+  if (options.psk_identity) {
+    if (tls.psk.empty()) throw Error(ExitCode::usage, "--psk-identity needs --psk");
+    tls.psk_identity = *options.psk_identity;
+  }
+  if (tls.psk.empty()) return;
+  if (tls.psk_identity.empty()) {
+    throw Error(ExitCode::usage,
+                "--psk needs --psk-identity (the name the broker's psk_file lists the key under)");
+  }
+  if (!tls.cafile.empty() || !tls.certfile.empty()) {
+    throw Error(ExitCode::usage,
+                "the broker entry's psk replaces certificates: --cafile, --cert and --key cannot "
+                "be combined with it");
+  }
+}
+
 void apply_will_flags(const GlobalOptions& options, mqtt::WillSettings& will) {
   bool other_will_flags = options.will_payload || options.will_qos || options.will_retain;
   if (options.will_topic) {
@@ -257,6 +324,11 @@ void apply_broker_entry(const config::BrokerSettings& b, mqtt::ConnectionSetting
   c.tls.keyfile = b.keyfile;
   c.tls.insecure = !b.verify_cert;
   c.tls.version = b.tls_version;
+  c.tls.psk = b.psk;
+  c.tls.psk_identity = b.psk_identity;
+  if (!b.psk.empty()) c.tls.enabled = true;
+  // (The loader checked the URL.)
+  if (!b.proxy.empty()) c.proxy = proxy_settings(parse_proxy_url(b.proxy));
   c.protocol = b.protocol;
   c.keepalive = b.keepalive;
   c.clean_session = b.clean_session;
@@ -375,6 +447,7 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
   if (c.tls.certfile.empty() != c.tls.keyfile.empty()) {
     throw Error(ExitCode::usage, "a client certificate needs both --cert and --key");
   }
+  apply_psk_flags(options, c.tls);
   if (options.insecure) c.tls.insecure = true;
   if (options.tls_version) c.tls.version = *options.tls_version;
   if (options.ciphers) c.tls.ciphers = *options.ciphers;
@@ -392,6 +465,13 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
     warn_insecure(options.insecure ? "--insecure"
                                    : "verify_cert: false in broker '" + c.broker_name + "'");
   }
+  if (options.proxy) {
+    try {
+      c.proxy = proxy_settings(parse_proxy_url(*options.proxy));
+    } catch (const std::invalid_argument& e) {
+      throw Error(ExitCode::usage, std::string("--proxy: ") + e.what());
+    }
+  }
   if (options.protocol) c.protocol = *options.protocol;
   // Unforced, MQTT 5 is tried first and 3.1.1 after a refusal (RabbitMQ 3.10 speaks only 3.1.1).
   c.protocol_fallback = c.protocol == 5 && !options.protocol && !entry.set_at.count("protocol");
@@ -399,6 +479,15 @@ Target resolve(const GlobalOptions& options, const std::string& command, config:
   c.connect_timeout = options.connect_timeout;
   if (options.retry) c.connect_retries = *options.retry;
   if (options.retry_for) c.connect_retry_for = parse_retry_for(*options.retry_for);
+  if (options.session_expiry) {
+    c.requested_session_expiry = parse_session_expiry(*options.session_expiry);
+    if (c.protocol != 5) {
+      throw Error(ExitCode::usage, "--session-expiry needs MQTT 5; with protocol " +
+                                       std::to_string(c.protocol) +
+                                       " the broker decides how long a session lives (mosquitto: "
+                                       "persistent_client_expiration)");
+    }
+  }
   apply_will_flags(options, c.will);
   if (options.no_prefix) c.topic_prefix.clear();
   c.client_id = options.client_id.value_or(c.client_id);

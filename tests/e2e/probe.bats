@@ -29,6 +29,13 @@ setup_file() {
   )
   broker_start soon --extra "cafile $CERTS/ca.crt" --extra "certfile $CERTS/soon.crt" \
     --extra "keyfile $CERTS/soon.key" --extra "require_certificate false"
+  # A TLS-PSK listener: identity dev1, a fresh key.
+  export PSK
+  PSK=$(printf '%08x%08x%08x%08x' "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM")
+  audit_secret PSK "$PSK"
+  printf 'dev1:%s\n' "$PSK" >"$BATS_FILE_TMPDIR/psk_file"
+  audit_allow "$BATS_FILE_TMPDIR/psk_file"
+  broker_start psk --extra "psk_hint dtbus-probe" --extra "psk_file $BATS_FILE_TMPDIR/psk_file"
 }
 
 teardown_file() { cleanup_all; }
@@ -36,6 +43,9 @@ teardown_file() { cleanup_all; }
 setup() { dtbus_isolate_env; }
 
 teardown() { cleanup_all; }
+
+# The PSK with its last hex digit changed.
+wrong_psk() { if [[ $PSK == *0 ]]; then echo "${PSK%?}1"; else echo "${PSK%?}0"; fi; }
 
 @test "probe: every check passes and the declared limits are the broker's (-o json)" {
   run -0 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_LIMITS_PORT" --count 10 -o json
@@ -156,4 +166,19 @@ teardown() { cleanup_all; }
   [[ -z $stderr ]]
   # a CA that did not sign it: the handshake is refused, exit 4
   run -4 dtbus probe -H localhost -p "$BROKER_SOON_PORT" --cafile "$CERTS/other-ca.crt"
+}
+
+@test "probe: a TLS-PSK listener: TLS protocol and cipher, no certificate, the PSK identity as auth" {
+  # every check (the protocol checks make their own PSK connections)
+  run -0 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_PSK_PORT" --psk "$PSK" --psk-identity dev1 -o json
+  jq -e '.connection.auth == "TLS-PSK identity dev1" and .ok == true' <<<"$output"
+  jq -e '(.connection.tls.protocol | startswith("TLSv1.")) and (.connection.tls.cipher | length > 0)' <<<"$output"
+  jq -e '.connection.tls.subject == null and .connection.tls.days_left == null and .connection.tls.verified == true' <<<"$output"
+  jq -e '.checks.certificate.status == "skip" and .checks.qos1.status == "pass"' <<<"$output"
+  run -0 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_PSK_PORT" --psk "$PSK" --psk-identity dev1 --check qos1
+  assert_line --regexp '^  auth +TLS-PSK identity dev1$'
+  assert_line --regexp '^  TLS +TLSv1\.[23], [A-Z0-9_-]+$'
+  # a wrong key: the handshake fails, exit 4
+  run -4 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_PSK_PORT" --psk "$(wrong_psk)" --psk-identity dev1
+  [[ $stderr == *"TLS-PSK identity 'dev1': a wrong key or unknown identity fails here"* ]]
 }

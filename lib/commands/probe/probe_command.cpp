@@ -418,9 +418,16 @@ class Prober {
 };
 
 std::string auth_text(const mqtt::ConnectionSettings& s) {
-  if (!s.token_provider.empty()) return "token (provider " + s.token_provider + ")";
-  if (!s.credentials) return "anonymous";
-  return "username " + s.credentials->current().username;
+  std::string text;
+  if (!s.token_provider.empty()) {
+    text = "token (provider " + s.token_provider + ")";
+  } else if (s.credentials) {
+    text = "username " + s.credentials->current().username;
+  }
+  // TLS-PSK authenticates the client too: the identity the broker knows the key by.
+  if (!s.tls.psk.empty())
+    return "TLS-PSK identity " + s.tls.psk_identity + (text.empty() ? "" : ", " + text);
+  return text.empty() ? "anonymous" : text;
 }
 
 std::string protocol_text(int protocol) {

@@ -183,6 +183,7 @@ class Command {
       throw Error(ExitCode::usage, "-t TOPIC is required");
     properties_ = cli_properties(o_);
     target_ = target::resolve(globals_, "pub");
+    target_.connection.topic_alias = o_.topic_alias;
     // A topic given on the command line gets the broker's topic_prefix; record topics in
     // --jsonl input are full topics already (as `sub -o json` printed them).
     if (!o_.topic.empty()) {

@@ -38,6 +38,7 @@ struct Options {
   std::string failed_out;
   double timeout = 60;
   size_t window = delivery::kDefaultWindow;
+  bool topic_alias = false;  // MQTT 5 topic aliases for QoS 0 streams (mqtt/topic_alias.hpp)
 };
 
 // Runs the command; returns the exit status (throws dtbus::Error for failures).
