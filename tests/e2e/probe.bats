@@ -157,3 +157,69 @@ teardown() { cleanup_all; }
   # a CA that did not sign it: the handshake is refused, exit 4
   run -4 dtbus probe -H localhost -p "$BROKER_SOON_PORT" --cafile "$CERTS/other-ca.crt"
 }
+
+# --- the link to the broker lost in the middle of a check --------------------------------------
+# (a broker of its own per test: it is killed or restarted while the probe runs)
+
+@test "probe: broker killed during a check: it fails, the rest are not run, the JSON still comes" {
+  broker_start doomed --extra "acl_file $BATS_FILE_TMPDIR/acl"
+  # readonly/: the qos1 echo never comes, so the probe is still in qos1 when the broker dies
+  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --topic readonly/lost \
+    --check qos1 --check qos2 --check mqtt311 --timeout 60 --connect-timeout 1 -o json
+  wait_for_line "$BROKER_DOOMED_LOG" 'readonly/lost/.*/qos1'
+  broker_stop doomed --kill
+  run bg_wait PROBE 20
+  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+  local out
+  out=$(cat "$PROBE_OUT")
+  jq -e '.ok == false and .failed == ["qos1"] and .connection.ok == true' <<<"$out"
+  jq -e '.checks.qos1.status == "fail" and (.checks.qos1.detail | startswith("connection lost: "))' <<<"$out"
+  jq -e '.checks.qos1.detail | endswith("(not back within 1 s)")' <<<"$out"
+  for check in qos2 mqtt311; do
+    jq -e --arg c "$check" '.checks[$c] == {"status": "skip",
+      "detail": "not run: the connection was lost during qos1 and not back within 1 s"}' <<<"$out" ||
+      fail "$check: $(jq -c --arg c "$check" '.checks[$c]' <<<"$out")"
+  done
+  grep -q 'dtbus probe: error: 1 check failed: qos1$' "$PROBE_ERR"
+  # the same in the human report, on the broker started again
+  broker_restart doomed
+  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --topic readonly/lost2 \
+    --check qos1 --check qos2 --check mqtt311 --timeout 60 --connect-timeout 1
+  wait_for_line "$BROKER_DOOMED_LOG" 'readonly/lost2/.*/qos1'
+  broker_stop doomed --kill
+  run bg_wait PROBE 20
+  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+  run cat "$PROBE_OUT"
+  assert_line --regexp '^  fail  qos1 +connection lost: .+ \(not back within 1 s\)$'
+  assert_line --regexp '^  skip  mqtt311 +not run: the connection was lost during qos1 '
+  assert_line 'Result: 0 passed, 0 warned, 0 skipped, 2 not run, 1 failed: qos1'
+}
+
+@test "probe: broker killed during the latency series (probe -v names each check)" {
+  broker_start doomed
+  bg_start PROBE dtbus probe -v -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --check qos1 \
+    --check latency --count 100000 --connect-timeout 1
+  wait_for_line "$PROBE_ERR" 'dtbus probe: info: running check latency$'
+  broker_stop doomed --kill
+  run bg_wait PROBE 20
+  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+  run cat "$PROBE_OUT"
+  assert_line --regexp '^  pass  qos1 +round trip '
+  assert_line --regexp '^  fail  latency +connection lost: .+ \(not back within 1 s\)$'
+  assert_line 'Result: 1 passed, 0 warned, 0 skipped, 1 failed: latency'
+  grep -q 'dtbus probe: error: 1 check failed: latency$' "$PROBE_ERR"
+}
+
+@test "probe: broker restarted during a check: it fails, the checks after it run on the new link" {
+  broker_start doomed --extra "acl_file $BATS_FILE_TMPDIR/acl"
+  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --topic readonly/back \
+    --check qos1 --check mqtt311 --timeout 60 -o json
+  wait_for_line "$BROKER_DOOMED_LOG" 'readonly/back/.*/qos1'
+  broker_restart doomed
+  run bg_wait PROBE 30
+  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+  local out
+  out=$(cat "$PROBE_OUT")
+  jq -e '.failed == ["qos1"] and .checks.mqtt311.status == "pass"' <<<"$out"
+  jq -e '.checks.qos1.detail | startswith("connection lost: ") and endswith(" (reconnected)")' <<<"$out"
+}
