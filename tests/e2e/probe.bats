@@ -161,15 +161,27 @@ teardown() { cleanup_all; }
 # --- the link to the broker lost in the middle of a check --------------------------------------
 # (a broker of its own per test: it is killed or restarted while the probe runs)
 
+# probe_in_qos1 TOPIC ARGS... — dtbus probe ARGS on the broker "doomed" under readonly/TOPIC,
+# where the qos1 echo never comes: returns once it subscribed there, so it waits in qos1.
+probe_in_qos1() {
+  local topic=readonly/$1
+  shift
+  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --topic "$topic" --check qos1 \
+    --timeout 60 "$@"
+  wait_for_line "$BROKER_DOOMED_LOG" "$topic/.*/qos1"
+}
+
+# probe_failed — waits for the probe started by probe_in_qos1 (or bg_start PROBE): exit 1.
+probe_failed() {
+  run bg_wait PROBE 30
+  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+}
+
 @test "probe: broker killed during a check: it fails, the rest are not run, the JSON still comes" {
   broker_start doomed --extra "acl_file $BATS_FILE_TMPDIR/acl"
-  # readonly/: the qos1 echo never comes, so the probe is still in qos1 when the broker dies
-  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --topic readonly/lost \
-    --check qos1 --check qos2 --check mqtt311 --timeout 60 --connect-timeout 1 -o json
-  wait_for_line "$BROKER_DOOMED_LOG" 'readonly/lost/.*/qos1'
+  probe_in_qos1 lost --check qos2 --check mqtt311 --connect-timeout 1 -o json
   broker_stop doomed --kill
-  run bg_wait PROBE 20
-  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+  probe_failed
   local out
   out=$(cat "$PROBE_OUT")
   jq -e '.ok == false and .failed == ["qos1"] and .connection.ok == true' <<<"$out"
@@ -183,12 +195,9 @@ teardown() { cleanup_all; }
   grep -q 'dtbus probe: error: 1 check failed: qos1$' "$PROBE_ERR"
   # the same in the human report, on the broker started again
   broker_restart doomed
-  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --topic readonly/lost2 \
-    --check qos1 --check qos2 --check mqtt311 --timeout 60 --connect-timeout 1
-  wait_for_line "$BROKER_DOOMED_LOG" 'readonly/lost2/.*/qos1'
+  probe_in_qos1 lost2 --check qos2 --check mqtt311 --connect-timeout 1
   broker_stop doomed --kill
-  run bg_wait PROBE 20
-  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+  probe_failed
   run cat "$PROBE_OUT"
   assert_line --regexp '^  fail  qos1 +connection lost: .+ \(not back within 1 s\)$'
   assert_line --regexp '^  skip  mqtt311 +not run: the connection was lost during qos1 '
@@ -201,8 +210,7 @@ teardown() { cleanup_all; }
     --check latency --count 100000 --connect-timeout 1
   wait_for_line "$PROBE_ERR" 'dtbus probe: info: running check latency$'
   broker_stop doomed --kill
-  run bg_wait PROBE 20
-  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+  probe_failed
   run cat "$PROBE_OUT"
   assert_line --regexp '^  pass  qos1 +round trip '
   assert_line --regexp '^  fail  latency +connection lost: .+ \(not back within 1 s\)$'
@@ -212,12 +220,9 @@ teardown() { cleanup_all; }
 
 @test "probe: broker restarted during a check: it fails, the checks after it run on the new link" {
   broker_start doomed --extra "acl_file $BATS_FILE_TMPDIR/acl"
-  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --topic readonly/back \
-    --check qos1 --check mqtt311 --timeout 60 -o json
-  wait_for_line "$BROKER_DOOMED_LOG" 'readonly/back/.*/qos1'
+  probe_in_qos1 back --check mqtt311 -o json
   broker_restart doomed
-  run bg_wait PROBE 30
-  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+  probe_failed
   local out
   out=$(cat "$PROBE_OUT")
   jq -e '.failed == ["qos1"] and .checks.mqtt311.status == "pass"' <<<"$out"
