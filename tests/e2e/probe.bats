@@ -228,3 +228,17 @@ probe_failed() {
   jq -e '.failed == ["qos1"] and .checks.mqtt311.status == "pass"' <<<"$out"
   jq -e '.checks.qos1.detail | startswith("connection lost: ") and endswith(" (reconnected)")' <<<"$out"
 }
+
+@test "probe: broker frozen (SIGSTOP) during a check: the keepalive notices, it fails, the rest are not run" {
+  broker_start doomed --extra "acl_file $BATS_FILE_TMPDIR/acl"
+  # -k 5 (libmosquitto's least): a silent broker is noticed within two keepalives
+  probe_in_qos1 frozen --check qos2 --check mqtt5 -k 5 --connect-timeout 1 -o json
+  broker_pause doomed
+  probe_failed
+  broker_resume doomed
+  local out
+  out=$(cat "$PROBE_OUT")
+  jq -e '.ok == false and .failed == ["qos1"]' <<<"$out"
+  jq -e '.checks.qos1.detail | startswith("connection lost: ") and endswith("(not back within 1 s)")' <<<"$out"
+  jq -e '[.checks.qos2, .checks.mqtt5] | all(.status == "skip" and (.detail | startswith("not run: ")))' <<<"$out"
+}
