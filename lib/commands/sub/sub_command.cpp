@@ -585,12 +585,13 @@ class Command {
     std::vector<std::string> errors;
     if (validate_ != envelope::Kind::none)
       errors = envelope::validate_payload(validate_, m.payload, payload);
-    record::Json validation = record::Json::object();
+    record::Json validation;  // (null, no allocation, without --validate)
     if (validate_ != envelope::Kind::none) {
       validation["valid"] = errors.empty();
       validation["errors"] = errors;
     }
-    writer_.append(out_, m, item.received, &payload, &validation, verdict(errors));
+    writer_.append(out_, m, item.received, &payload, validation.is_null() ? nullptr : &validation,
+                   verdict(errors));
     message_ends_.push_back(out_.size());
     if (record_ != nullptr) write_record(m, item.received);
     received_++;
