@@ -966,7 +966,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from rr' -s q -l qos -d 'QoS of the
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s C -l count -d 'Exit 0 after N responses (default 1)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s W -l wait -d 'Wait at most S seconds for them; exit 6 after (default 30)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l correlation-data -d 'MQTT 5 correlation data of the request (default random); responses carrying other correlation data are ignored' -x
-complete -c dtbus -n '__fish_seen_subcommand_from rr' -s F -l format -d 'One line per response from a template, as in dtbus sub -F' -x
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -s F -l format -d 'One line per message from a template: {topic} {payload} {qos} {retain} {mid} {received_at} {payload.<path>}, {{ }} for braces, \t \n' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l pretty -d 'Indent JSON (text and json output)'
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s m -l message -d 'Request payload' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s f -l file -d 'The whole file as the request payload' -r -F
@@ -1015,7 +1015,7 @@ complete -c dtbus-rr -s q -l qos -d 'QoS of the request and the response subscri
 complete -c dtbus-rr -s C -l count -d 'Exit 0 after N responses (default 1)' -x
 complete -c dtbus-rr -s W -l wait -d 'Wait at most S seconds for them; exit 6 after (default 30)' -x
 complete -c dtbus-rr -l correlation-data -d 'MQTT 5 correlation data of the request (default random); responses carrying other correlation data are ignored' -x
-complete -c dtbus-rr -s F -l format -d 'One line per response from a template, as in dtbus sub -F' -x
+complete -c dtbus-rr -s F -l format -d 'One line per message from a template: {topic} {payload} {qos} {retain} {mid} {received_at} {payload.<path>}, {{ }} for braces, \t \n' -x
 complete -c dtbus-rr -l pretty -d 'Indent JSON (text and json output)'
 complete -c dtbus-rr -s m -l message -d 'Request payload' -x
 complete -c dtbus-rr -s f -l file -d 'The whole file as the request payload' -r -F

@@ -2,6 +2,7 @@
 // dtbus rr: publish a request, print the response(s) (issue 14; mosquitto_rr style).
 #include "builtin_mains.hpp"
 #include "dtbus/cli/command.hpp"
+#include "dtbus/cli/message_format_options.hpp"
 #include "dtbus/commands/rr/rr_command.hpp"
 
 int dtbus::tools::rr_main(int argc, char** argv) {
@@ -35,10 +36,7 @@ int dtbus::tools::rr_main(int argc, char** argv) {
                  "MQTT 5 correlation data of the request (default random); responses carrying "
                  "other correlation data are ignored")
       ->type_name("DATA");
-  app.add_option("-F,--format", o.format_template,
-                 "One line per response from a template, as in dtbus sub -F")
-      ->type_name("TEMPLATE");
-  app.add_flag("--pretty", o.pretty, "Indent JSON (text and json output)");
+  dtbus::cli::add_message_format_options(app, o.format);
   return command.run(argc, argv, [&] {
     // -o as given: without it rr prints text on a terminal and JSON Lines elsewhere.
     return dtbus::commands::rr::run({command.globals(), command.globals().output}, o);

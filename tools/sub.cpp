@@ -2,6 +2,7 @@
 // dtbus sub: subscribe and print messages (SPEC §4).
 #include "builtin_mains.hpp"
 #include "dtbus/cli/command.hpp"
+#include "dtbus/cli/message_format_options.hpp"
 #include "dtbus/commands/sub/sub_command.hpp"
 
 int dtbus::tools::sub_main(int argc, char** argv) {
@@ -27,11 +28,7 @@ int dtbus::tools::sub_main(int argc, char** argv) {
   app.add_option("-W,--wait", o.wait_s,
                  "Stop after S seconds; exit 6 if -C was not reached or nothing arrived")
       ->type_name("S");
-  app.add_option("-F,--format", o.format_template,
-                 "One line per message from a template: {topic} {payload} {qos} {retain} {mid} "
-                 "{received_at} {payload.<path>}, {{ }} for braces, \\t \\n")
-      ->type_name("TEMPLATE");
-  app.add_flag("--pretty", o.pretty, "Indent JSON (text and json output)");
+  dtbus::cli::add_message_format_options(app, o.format);
   auto* no_retained = app.add_flag("--no-retained", o.no_retained, "Skip retained messages");
   app.add_flag("--retained-only", o.retained_only,
                "Print retained messages, stop at the first live one")

@@ -9,11 +9,21 @@
 #include "dtbus/core/where.hpp"
 #include "dtbus/util/base64.hpp"
 #include "dtbus/util/terminal.hpp"
+#include "dtbus/util/time.hpp"
 
 namespace dtbus::commands {
 namespace {
 
 constexpr size_t kMaxTopicWidth = 48;
+
+MessageFormat pick_format(const MessageFormatOptions& options, const std::string& output) {
+  if (options.format_template) return MessageFormat::templated;
+  std::string name = output.empty() ? (util::is_tty(stdout) ? "text" : "json") : output;
+  if (name == "text") return MessageFormat::text;
+  if (name == "json") return MessageFormat::json;
+  if (name == "raw") return MessageFormat::raw;
+  throw Error(ExitCode::usage, "-o must be text, json or raw");
+}
 
 std::string unescape(std::string_view spec) {
   std::string out;
@@ -162,6 +172,51 @@ void append_text_line(std::string& out, const dtbus::ReceivedMessage& m,
     out += marks;
   }
   out.push_back('\n');
+}
+
+MessageWriter::MessageWriter(const MessageFormatOptions& options, const std::string& output,
+                             bool color)
+    : format_(pick_format(options, output)) {
+  if (options.format_template) template_.emplace(*options.format_template);
+  style_.color = format_ == MessageFormat::text && color;
+  style_.pretty = options.pretty;
+}
+
+void MessageWriter::append(std::string& out, const dtbus::ReceivedMessage& m,
+                           std::chrono::system_clock::time_point received,
+                           const record::Json* payload, const record::Json* extra,
+                           std::string_view marks) {
+  switch (format_) {
+    case MessageFormat::json: {
+      bool with_extra = extra != nullptr && !extra->empty();
+      if (style_.pretty) {
+        record::Json r = record::to_record(m, util::rfc3339_ms(received));
+        if (with_extra) r.update(*extra);
+        out += r.dump(2, ' ', false, record::Json::error_handler_t::replace);
+        out.push_back('\n');
+        return;
+      }
+      record::append_record_line(out, m, util::rfc3339_ms(received));
+      if (!with_extra) return;
+      out.resize(out.size() - 2);  // reopen the object: drop "}\n"
+      std::string tail = extra->dump(-1, ' ', false, record::Json::error_handler_t::replace);
+      out += ",";
+      out.append(tail, 1, tail.size() - 1);  // `"key":value,...}`
+      out.push_back('\n');
+      return;
+    }
+    case MessageFormat::raw:
+      out += m.payload;
+      out.push_back('\n');
+      return;
+    case MessageFormat::templated:
+      template_->render(out, m, util::rfc3339_ms(received),
+                        payload != nullptr && !payload->is_discarded() ? payload : nullptr);
+      return;
+    case MessageFormat::text:
+      append_text_line(out, m, received, style_, marks);
+      return;
+  }
 }
 
 }  // namespace dtbus::commands

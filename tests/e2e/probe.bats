@@ -182,3 +182,88 @@ wrong_psk() { if [[ $PSK == *0 ]]; then echo "${PSK%?}1"; else echo "${PSK%?}0";
   run -4 --separate-stderr dtbus probe -H 127.0.0.1 -p "$BROKER_PSK_PORT" --psk "$(wrong_psk)" --psk-identity dev1
   [[ $stderr == *"TLS-PSK identity 'dev1': a wrong key or unknown identity fails here"* ]]
 }
+
+# --- the link to the broker lost in the middle of a check --------------------------------------
+# (a broker of its own per test: it is killed or restarted while the probe runs)
+
+# probe_in_qos1 TOPIC ARGS... — dtbus probe ARGS on the broker "doomed" under readonly/TOPIC,
+# where the qos1 echo never comes: returns once it subscribed there, so it waits in qos1.
+probe_in_qos1() {
+  local topic=readonly/$1
+  shift
+  bg_start PROBE dtbus probe -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --topic "$topic" --check qos1 \
+    --timeout 60 "$@"
+  wait_for_line "$BROKER_DOOMED_LOG" "$topic/.*/qos1"
+}
+
+# probe_failed — waits for the probe started by probe_in_qos1 (or bg_start PROBE): exit 1.
+probe_failed() {
+  run bg_wait PROBE 30
+  [[ $status == 1 ]] || fail "exit $status, wanted 1: $(cat "$PROBE_ERR")"
+}
+
+@test "probe: broker killed during a check: it fails, the rest are not run, the JSON still comes" {
+  broker_start doomed --extra "acl_file $BATS_FILE_TMPDIR/acl"
+  probe_in_qos1 lost --check qos2 --check mqtt311 --connect-timeout 1 -o json
+  broker_stop doomed --kill
+  probe_failed
+  local out
+  out=$(cat "$PROBE_OUT")
+  jq -e '.ok == false and .failed == ["qos1"] and .connection.ok == true' <<<"$out"
+  jq -e '.checks.qos1.status == "fail" and (.checks.qos1.detail | startswith("connection lost: "))' <<<"$out"
+  jq -e '.checks.qos1.detail | endswith("(not back within 1 s)")' <<<"$out"
+  for check in qos2 mqtt311; do
+    jq -e --arg c "$check" '.checks[$c] == {"status": "skip",
+      "detail": "not run: the connection was lost during qos1 and not back within 1 s"}' <<<"$out" ||
+      fail "$check: $(jq -c --arg c "$check" '.checks[$c]' <<<"$out")"
+  done
+  grep -q 'dtbus probe: error: 1 check failed: qos1$' "$PROBE_ERR"
+  # the same in the human report, on the broker started again
+  broker_restart doomed
+  probe_in_qos1 lost2 --check qos2 --check mqtt311 --connect-timeout 1
+  broker_stop doomed --kill
+  probe_failed
+  run cat "$PROBE_OUT"
+  assert_line --regexp '^  fail  qos1 +connection lost: .+ \(not back within 1 s\)$'
+  assert_line --regexp '^  skip  mqtt311 +not run: the connection was lost during qos1 '
+  assert_line 'Result: 0 passed, 0 warned, 0 skipped, 2 not run, 1 failed: qos1'
+}
+
+@test "probe: broker killed during the latency series (probe -v names each check)" {
+  broker_start doomed
+  bg_start PROBE dtbus probe -v -H 127.0.0.1 -p "$BROKER_DOOMED_PORT" --check qos1 \
+    --check latency --count 100000 --connect-timeout 1
+  wait_for_line "$PROBE_ERR" 'dtbus probe: info: running check latency$'
+  broker_stop doomed --kill
+  probe_failed
+  run cat "$PROBE_OUT"
+  assert_line --regexp '^  pass  qos1 +round trip '
+  assert_line --regexp '^  fail  latency +connection lost: .+ \(not back within 1 s\)$'
+  assert_line 'Result: 1 passed, 0 warned, 0 skipped, 1 failed: latency'
+  grep -q 'dtbus probe: error: 1 check failed: latency$' "$PROBE_ERR"
+}
+
+@test "probe: broker restarted during a check: it fails, the checks after it run on the new link" {
+  broker_start doomed --extra "acl_file $BATS_FILE_TMPDIR/acl"
+  probe_in_qos1 back --check mqtt311 -o json
+  broker_restart doomed
+  probe_failed
+  local out
+  out=$(cat "$PROBE_OUT")
+  jq -e '.failed == ["qos1"] and .checks.mqtt311.status == "pass"' <<<"$out"
+  jq -e '.checks.qos1.detail | startswith("connection lost: ") and endswith(" (reconnected)")' <<<"$out"
+}
+
+@test "probe: broker frozen (SIGSTOP) during a check: the keepalive notices, it fails, the rest are not run" {
+  broker_start doomed --extra "acl_file $BATS_FILE_TMPDIR/acl"
+  # -k 5 (libmosquitto's least): a silent broker is noticed within two keepalives
+  probe_in_qos1 frozen --check qos2 --check mqtt5 -k 5 --connect-timeout 1 -o json
+  broker_pause doomed
+  probe_failed
+  broker_resume doomed
+  local out
+  out=$(cat "$PROBE_OUT")
+  jq -e '.ok == false and .failed == ["qos1"]' <<<"$out"
+  jq -e '.checks.qos1.detail | startswith("connection lost: ") and endswith("(not back within 1 s)")' <<<"$out"
+  jq -e '[.checks.qos2, .checks.mqtt5] | all(.status == "skip" and (.detail | startswith("not run: ")))' <<<"$out"
+}

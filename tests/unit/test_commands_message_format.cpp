@@ -67,5 +67,49 @@ TEST(TextLine, AlignedAndCompact) {
   EXPECT_EQ(first.find("\x1b["), std::string::npos);  // no colour unless asked
 }
 
+TEST(MessageWriter, FormatFromTheFlags) {
+  EXPECT_EQ(MessageWriter({}, "raw", true).format(), MessageFormat::raw);
+  EXPECT_EQ(MessageWriter({}, "json", true).format(), MessageFormat::json);
+  EXPECT_EQ(MessageWriter({"{topic}", false}, "json", true).format(), MessageFormat::templated);
+  EXPECT_FALSE(MessageWriter({}, "json", true).color());  // colour is for text only
+  EXPECT_TRUE(MessageWriter({"{payload.kind}", false}, "", false).needs_json());
+  EXPECT_THROW(MessageWriter({}, "yaml", false), Error);
+  EXPECT_THROW(MessageWriter({"{nope}", false}, "text", false), Error);
+}
+
+TEST(MessageWriter, JsonLinesAndPrettyWithExtraFields) {
+  dtbus::ReceivedMessage m = message();
+  auto at = std::chrono::system_clock::time_point{} + std::chrono::milliseconds(1500);
+  record::Json extra = {{"valid", false}, {"errors", {"no id"}}};
+  std::string line;
+  MessageWriter({}, "json", false).append(line, m, at, nullptr, &extra);
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  auto parsed = record::Json::parse(line);
+  EXPECT_EQ(parsed["topic"], "tracker/events");
+  EXPECT_EQ(parsed["received_at"], "1970-01-01T00:00:01.500Z");
+  EXPECT_EQ(parsed["valid"], false);
+  EXPECT_EQ(parsed["errors"], record::Json({"no id"}));
+  std::string pretty;
+  MessageWriter({std::nullopt, true}, "json", false).append(pretty, m, at, nullptr, &extra);
+  EXPECT_EQ(record::Json::parse(pretty), parsed);  // the same record, indented
+  EXPECT_NE(pretty.find("\n  \"topic\""), std::string::npos) << pretty;
+  std::string plain;
+  MessageWriter({}, "json", false).append(plain, m, at);
+  EXPECT_FALSE(record::Json::parse(plain).contains("valid"));
+}
+
+TEST(MessageWriter, RawAndTemplate) {
+  dtbus::ReceivedMessage m = message();
+  auto at = std::chrono::system_clock::time_point{};
+  std::string out;
+  MessageWriter({}, "raw", false).append(out, m, at);
+  EXPECT_EQ(out, m.payload + "\n");
+  out.clear();
+  auto payload = record::Json::parse(m.payload);
+  MessageWriter({"{payload.kind}|{received_at}", false}, "", false).append(out, m, at, &payload);
+  EXPECT_EQ(out, "created|1970-01-01T00:00:00.000Z\n");
+}
+
 }  // namespace
 }  // namespace dtbus::commands

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -45,14 +46,32 @@ class Inbox {
     messages_.push_back(std::move(message));
     changed_.notify_all();
   }
-  void lost() {
+  void connected() {
     std::lock_guard lock(mutex_);
-    ++lost_;
+    down_since_.reset();
+  }
+  // Counts a link that was up and went down (the failed reconnects after it are not losses).
+  void lost(const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    if (down_since_) return;
+    down_since_ = Clock::now();
+    lost_reasons_.push_back(reason);
     changed_.notify_all();
   }
   int lost_count() {
     std::lock_guard lock(mutex_);
-    return lost_;
+    return static_cast<int>(lost_reasons_.size());
+  }
+  // Why the link was lost the (index+1)th time.
+  std::string lost_reason(int index) {
+    std::lock_guard lock(mutex_);
+    if (index < 0 || index >= static_cast<int>(lost_reasons_.size())) return "no reason given";
+    return lost_reasons_[static_cast<size_t>(index)];
+  }
+  // Since when the link is down (nullopt while it is up).
+  std::optional<Clock::time_point> down_since() {
+    std::lock_guard lock(mutex_);
+    return down_since_;
   }
   // Removes and returns the first message `match` accepts; nullopt after `timeout`, or at once
   // when the connection was lost more often than `lost_before` times.
@@ -68,7 +87,7 @@ class Inbox {
         messages_.erase(it);
         return true;
       }
-      return lost_before >= 0 && lost_ > lost_before;
+      return lost_before >= 0 && static_cast<int>(lost_reasons_.size()) > lost_before;
     };
     // Short steps: SIGINT/SIGTERM ends the probe at once (exit 130), not after the timeout.
     while (!changed_.wait_until(lock, std::min(deadline, Clock::now() + kInterruptPoll), done)) {
@@ -87,13 +106,53 @@ class Inbox {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<ReceivedMessage> messages_;
-  int lost_ = 0;
+  std::vector<std::string> lost_reasons_;
+  std::optional<Clock::time_point> down_since_;
+};
+
+// Gives the link up (disconnect) once it has been down for `grace`, or at SIGINT/SIGTERM: a
+// QoS 0 publish waits for the link, and would wait forever for a broker that is gone.
+class LinkWatch {
+ public:
+  LinkWatch(mqtt::Connection& connection, Inbox& inbox, std::chrono::duration<double> grace)
+      : connection_(connection), inbox_(inbox), grace_(grace), thread_([this] { watch(); }) {}
+  ~LinkWatch() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    stopped_.notify_all();
+    thread_.join();
+  }
+  LinkWatch(const LinkWatch&) = delete;
+  LinkWatch& operator=(const LinkWatch&) = delete;
+
+ private:
+  void watch() {
+    std::unique_lock lock(mutex_);
+    while (!stopped_.wait_for(lock, kInterruptPoll, [&] { return stop_; })) {
+      auto down = inbox_.down_since();
+      if (interrupt::interrupted() || (down && Clock::now() - *down >= grace_)) {
+        connection_.disconnect();
+        return;
+      }
+    }
+  }
+
+  mqtt::Connection& connection_;
+  Inbox& inbox_;
+  std::chrono::duration<double> grace_;
+  std::mutex mutex_;
+  std::condition_variable stopped_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the members above exist
 };
 
 struct CheckResult {
   std::string status = "pass";  // pass | fail | warn | skip
   std::string detail;
   json data = json::object();  // check-specific values, merged into its JSON object
+  bool not_run = false;        // a skip because the link to the broker was gone
 };
 
 CheckResult pass(std::string detail) { return {"pass", std::move(detail), json::object()}; }
@@ -125,15 +184,54 @@ double percentile(const std::vector<double>& sorted, double p) {
 
 class Prober {
  public:
-  Prober(mqtt::Connection& connection, Inbox& inbox, const Options& options, std::string base)
+  Prober(mqtt::Connection& connection, Inbox& inbox, const Options& options, std::string base,
+         std::chrono::duration<double> grace)
       : connection_(connection),
         inbox_(inbox),
         options_(options),
         base_(std::move(base)),
         info_(connection.broker_info()),
-        wait_(options.timeout) {}
+        wait_(options.timeout),
+        grace_(grace),
+        lost_seen_(inbox.lost_count()) {}
 
+  // Runs one check. The link lost while it runs (or since the check before) fails it; when the
+  // link is not back within the reconnect grace, the checks after it that need the broker are
+  // not run.
   CheckResult run(const std::string& name) {
+    bool needs_link = name != "certificate";
+    if (needs_link && gone_) {
+      CheckResult result = skip("not run: the connection was lost during " + *gone_ +
+                                " and not back within " + seconds_text(grace_));
+      result.not_run = true;
+      return result;
+    }
+    spdlog::info("running check {}", name);
+    CheckResult result = attempt(name);
+    if (interrupt::interrupted()) throw Error(ExitCode::interrupted, "interrupted");
+    if (!needs_link) return result;
+    int lost = inbox_.lost_count();
+    // The payload search makes the broker drop the link; only a link that stays down counts.
+    bool payload = name == "payload";
+    bool link_lost = payload ? !connection_.connected() : lost > lost_seen_;
+    if (!link_lost) {
+      lost_seen_ = lost;
+      return result;
+    }
+    std::string reason = inbox_.lost_reason(payload ? lost - 1 : lost_seen_);
+    auto grace_ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace_);
+    if (connection_.wait_connected(grace_ms)) {
+      lost_seen_ = inbox_.lost_count();
+      return fail("connection lost: " + reason + " (reconnected)");
+    }
+    gone_ = name;
+    spdlog::warn("the connection to {} was not back within {}: the checks after {} do not run",
+                 connection_.settings().describe(), seconds_text(grace_), name);
+    return fail("connection lost: " + reason + " (not back within " + seconds_text(grace_) + ")");
+  }
+
+ private:
+  CheckResult attempt(const std::string& name) {
     try {
       if (name == "certificate") return certificate();
       if (name == "qos0" || name == "qos1" || name == "qos2") return round_trip(name.back() - '0');
@@ -147,13 +245,24 @@ class Prober {
       if (name == "sys") return sys();
       if (name == "latency") return latency();
     } catch (const Error& e) {
-      if (e.code() == ExitCode::interrupted || e.code() == ExitCode::connect) throw;
+      if (e.code() == ExitCode::interrupted) throw;
       return fail(e.what());
     }
     return fail("unknown check");
   }
 
- private:
+  static std::string seconds_text(std::chrono::duration<double> seconds) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g s", seconds.count());
+    return text;
+  }
+
+  // The next message `match` accepts; nullopt after `timeout`, or at once once the link was lost.
+  std::optional<ReceivedMessage> await(const std::function<bool(const ReceivedMessage&)>& match,
+                                       std::chrono::duration<double> timeout) {
+    return inbox_.take(match, timeout, lost_seen_);
+  }
+
   std::function<bool(const ReceivedMessage&)> on(const std::string& topic,
                                                  const std::string& payload) {
     return [topic, payload](const ReceivedMessage& m) {
@@ -191,7 +300,7 @@ class Prober {
     std::string payload = "dtbus probe qos" + std::to_string(qos);
     auto started = Clock::now();
     connection_.publish(topic, payload, qos, false);
-    auto echo = inbox_.take(on(topic, payload), wait_);
+    auto echo = await(on(topic, payload), wait_);
     if (!echo) return fail("no echo within " + ms_text(wait_.count() * 1000));
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     int expected = std::min(qos, granted);
@@ -212,16 +321,16 @@ class Prober {
     connection_.publish(topic, payload, qos, true);
     // The broker handles our packets in order: the PUBLISH is stored before the SUBSCRIBE.
     subscribe(topic, 1);
-    auto stored = inbox_.take(on(topic, payload), wait_);
+    auto stored = await(on(topic, payload), wait_);
     if (!stored) return fail("the retained message was not delivered to a new subscription");
     if (!stored->retain) return fail("delivered to a new subscription without the retain flag");
     connection_.publish(topic, "", qos, true);  // clears it
-    if (!inbox_.take(on(topic, ""), wait_)) return fail("the clearing message was not delivered");
+    if (!await(on(topic, ""), wait_)) return fail("the clearing message was not delivered");
     // Subscribing again sends what is retained; the marker after it shows nothing was.
     subscribe(topic, 1);
     std::string marker = "dtbus probe marker";
     connection_.publish(topic, marker, qos, false);
-    if (!inbox_.take(on(topic, marker), wait_)) return fail("no echo of the marker message");
+    if (!await(on(topic, marker), wait_)) return fail("no echo of the marker message");
     if (inbox_.holds([&](const ReceivedMessage& m) { return m.topic == topic && m.retain; })) {
       return fail("the retained message was stored but not cleared");
     }
@@ -241,8 +350,8 @@ class Prober {
     connection_.publish(deeper, "x", qos, false);
     connection_.publish(one, "x", qos, false);
     connection_.publish(many, "x", qos, false);
-    if (!inbox_.take(on(one, "x"), wait_)) return fail("'+' did not match " + one);
-    if (!inbox_.take(on(many, "x"), wait_)) return fail("'#' did not match " + many);
+    if (!await(on(one, "x"), wait_)) return fail("'+' did not match " + one);
+    if (!await(on(many, "x"), wait_)) return fail("'#' did not match " + many);
     if (inbox_.holds([&](const ReceivedMessage& m) { return m.topic == deeper; })) {
       return fail("'+' matched more than one level: " + deeper);
     }
@@ -256,7 +365,7 @@ class Prober {
     std::string topic = base_ + "/shared";
     subscribe("$share/dtbus-probe/" + topic, 1);
     connection_.publish(topic, "x", std::min(1, info_.effective_maximum_qos()), false);
-    if (!inbox_.take(on(topic, "x"), wait_)) return fail("nothing delivered through $share");
+    if (!await(on(topic, "x"), wait_)) return fail("nothing delivered through $share");
     return pass("$share/GROUP/... delivers");
   }
 
@@ -271,7 +380,8 @@ class Prober {
     try {
       connection_.publish(topic, payload, 0, false);
     } catch (const Error& e) {
-      if (e.code() == ExitCode::interrupted) throw;
+      // (the link given up: LinkWatch)
+      if (e.code() == ExitCode::interrupted || !connection_.connected()) throw;
       return false;  // refused before sending: larger than the broker's declared maximum
     }
     auto echo = inbox_.take(
@@ -281,9 +391,10 @@ class Prober {
                  (size < tag.size() ? m.payload == payload : m.payload.starts_with(tag));
         },
         wait_, lost);
-    if (!echo && inbox_.lost_count() > lost) {
-      connection_.wait_connected(std::chrono::milliseconds(
-          static_cast<int>(connection_.settings().connect_timeout * 1000)));
+    if (!echo && inbox_.lost_count() > lost &&
+        !connection_.wait_connected(
+            std::chrono::duration_cast<std::chrono::milliseconds>(grace_))) {
+      throw Error(ExitCode::connect, "the connection was not back");  // ends the search
     }
     return echo.has_value();
   }
@@ -363,8 +474,8 @@ class Prober {
     };
     // Brokers that publish $SYS retain it: it arrives at once or not at all.
     auto limit = std::min(wait_, std::chrono::duration<double>(2.0));
-    auto version = inbox_.take(topic_is(version_topic), limit);
-    auto uptime = inbox_.take(topic_is(uptime_topic), version ? limit : limit / 4);
+    auto version = await(topic_is(version_topic), limit);
+    auto uptime = await(topic_is(uptime_topic), version ? limit : limit / 4);
     if (!version && !uptime) return skip("nothing readable under $SYS/broker");
     CheckResult result = pass("");
     result.data["version"] = version ? json(version->payload) : json(nullptr);
@@ -386,7 +497,7 @@ class Prober {
         std::string payload = "l" + std::to_string(qos) + "-" + std::to_string(i);
         auto started = Clock::now();
         connection_.publish(topic, payload, qos, false);
-        if (!inbox_.take(on(topic, payload), wait_)) {
+        if (!await(on(topic, payload), wait_)) {
           return fail("QoS " + std::to_string(qos) + " message " + std::to_string(i + 1) + " of " +
                       std::to_string(options_.count) + " did not come back");
         }
@@ -414,6 +525,9 @@ class Prober {
   std::string base_;
   mqtt::BrokerInfo info_;
   std::chrono::duration<double> wait_;
+  std::chrono::duration<double> grace_;  // how long a lost link may take to come back
+  int lost_seen_;                        // link losses already blamed on a check
+  std::optional<std::string> gone_;      // the check during which the link went for good
   int trials_ = 0;
 };
 
@@ -505,7 +619,8 @@ int run(const Invocation& invocation, const Options& options) {
   Inbox inbox;
   mqtt::Handlers handlers;
   handlers.on_message = [&](ReceivedMessage& m) { inbox.push(m); };
-  handlers.on_connection_lost = [&](const std::string&) { inbox.lost(); };
+  handlers.on_connect = [&](bool, bool) { inbox.connected(); };
+  handlers.on_connection_lost = [&](const std::string& reason) { inbox.lost(reason); };
   mqtt::Connection connection(settings, handlers);
   try {
     connection.connect();
@@ -530,11 +645,17 @@ int run(const Invocation& invocation, const Options& options) {
 
   std::string base = settings.prefixed(options.topic + "/" + random_id());
   report["test_topic"] = base;
-  Prober prober(connection, inbox, options, base);
+  // A lost link may take --connect-timeout to come back; after that the checks needing it are
+  // not run (and a publish waiting for it gives up).
+  std::chrono::duration<double> grace(settings.connect_timeout);
+  Prober prober(connection, inbox, options, base, grace);
   std::vector<std::string> wanted = options.checks.empty() ? check_names() : options.checks;
   json checks = json::object();
   std::vector<std::string> failed, warned;
+  int not_run = 0;
   std::string checks_text = "Checks (under " + base + ")\n";
+  std::optional<LinkWatch> watch;
+  watch.emplace(connection, inbox, grace);
   for (const auto& name : check_names()) {
     if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) continue;
     auto result = prober.run(name);
@@ -543,6 +664,7 @@ int run(const Invocation& invocation, const Options& options) {
     checks[name] = entry;
     if (result.status == "fail") failed.push_back(name);
     if (result.status == "warn") warned.push_back(name);
+    if (result.not_run) ++not_run;
     auto status_color = result.status == "pass"   ? util::Color::green
                         : result.status == "fail" ? util::Color::red
                         : result.status == "warn" ? util::Color::yellow
@@ -554,6 +676,7 @@ int run(const Invocation& invocation, const Options& options) {
     checks_text +=
         "  " + util::paint(label, status_color, color) + "  " + name_text + result.detail + "\n";
   }
+  watch.reset();  // (before disconnect(): it may have disconnected already)
   connection.disconnect();
   report["checks"] = checks;
   report["failed"] = failed;
@@ -591,8 +714,10 @@ int run(const Invocation& invocation, const Options& options) {
     std::map<std::string, int> counts;
     for (const auto& [name, entry] : checks.items()) counts[entry["status"].get<std::string>()]++;
     text += "Result: " + std::to_string(counts["pass"]) + " passed, " +
-            std::to_string(counts["warn"]) + " warned, " + std::to_string(counts["skip"]) +
-            " skipped, " + std::to_string(counts["fail"]) + " failed";
+            std::to_string(counts["warn"]) + " warned, " +
+            std::to_string(counts["skip"] - not_run) + " skipped, " +
+            (not_run ? std::to_string(not_run) + " not run, " : "") +
+            std::to_string(counts["fail"]) + " failed";
     if (!failed.empty()) {
       std::string list;
       for (const auto& f : failed) list += (list.empty() ? "" : ", ") + f;

@@ -31,17 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
-enum class Format { text, json, raw, templated };
-
-Format pick_format(const Options& o, const std::string& output) {
-  if (o.format_template) return Format::templated;
-  std::string name = output.empty() ? (util::is_tty(stdout) ? "text" : "json") : output;
-  if (name == "text") return Format::text;
-  if (name == "json") return Format::json;
-  if (name == "raw") return Format::raw;
-  throw Error(ExitCode::usage, "-o must be text, json or raw");
-}
-
 std::string request_payload(const Options& o) {
   int given = (o.message ? 1 : 0) + (o.file ? 1 : 0) + (o.null_message ? 1 : 0);
   if (given != 1) throw Error(ExitCode::usage, "give the request as exactly one of -m, -f or -n");
@@ -79,9 +68,7 @@ int run(const Invocation& invocation, const Options& o) {
   if (o.count == 0) throw Error(ExitCode::usage, "-C must be at least 1");
   if (o.wait_s <= 0) throw Error(ExitCode::usage, "-W must be > 0 seconds");
   std::string payload = request_payload(o);
-  Format format = pick_format(o, invocation.output);
-  std::optional<Template> templ;
-  if (o.format_template) templ.emplace(*o.format_template);
+  MessageWriter writer(o.format, invocation.output, invocation.globals.color_stdout());
 
   target::Target target = target::resolve(invocation.globals, "rr");
   const mqtt::ConnectionSettings& settings = target.connection;
@@ -136,9 +123,6 @@ int run(const Invocation& invocation, const Options& o) {
 
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(o.wait_s));
-  TextStyle style;
-  style.color = invocation.globals.color_stdout();
-  style.pretty = o.pretty;
   uint64_t received = 0;
   std::string out;
   while (received < o.count) {
@@ -161,29 +145,9 @@ int run(const Invocation& invocation, const Options& o) {
     inbox.messages.pop_front();
     lock.unlock();
     out.clear();
-    switch (format) {
-      case Format::json:
-        if (o.pretty) {
-          out = record::to_record(m, util::rfc3339_ms(at))
-                    .dump(2, ' ', false, record::Json::error_handler_t::replace);
-          out.push_back('\n');
-        } else {
-          record::append_record_line(out, m, util::rfc3339_ms(at));
-        }
-        break;
-      case Format::raw:
-        out = m.payload + "\n";
-        break;
-      case Format::templated: {
-        record::Json parsed;
-        if (templ->needs_json()) parsed = util::parse_json(m.payload);
-        templ->render(out, m, util::rfc3339_ms(at), parsed.is_discarded() ? nullptr : &parsed);
-        break;
-      }
-      case Format::text:
-        append_text_line(out, m, at, style);
-        break;
-    }
+    record::Json parsed;
+    if (writer.needs_json()) parsed = util::parse_json(m.payload);
+    writer.append(out, m, at, &parsed);
     util::write_stdout(out);
     ++received;
   }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dtbus/commands/invocation.hpp"
+#include "dtbus/commands/message_format.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
@@ -28,8 +29,7 @@ struct Options {
   uint64_t count = 1;                           // -C: responses to wait for
   double wait_s = kDefaultWaitSeconds;          // -W
   std::optional<std::string> correlation_data;  // default: random, unique per run
-  std::optional<std::string> format_template;   // -F
-  bool pretty = false;
+  MessageFormatOptions format;                  // -F, --pretty
 };
 
 // Exit 0 after `count` responses; Error(timeout) (exit 6) when -W passes first.

@@ -41,8 +41,6 @@ constexpr auto kPollInterval = std::chrono::milliseconds(100);
 // Output is written when the inbox runs dry, or once this much is pending (a steady stream).
 constexpr size_t kMaxBuffered = 64 * 1024;
 
-enum class Format { text, json, raw, templated };
-
 struct Item {
   dtbus::ReceivedMessage message;
   SystemClock::time_point received;
@@ -231,21 +229,12 @@ class Subscriber {
   std::thread thread_;  // last: starts once the members above exist
 };
 
-Format pick_format(const Options& o, const std::string& output) {
-  if (o.format_template) return Format::templated;
-  std::string name = output.empty() ? (util::is_tty(stdout) ? "text" : "json") : output;
-  if (name == "text") return Format::text;
-  if (name == "json") return Format::json;
-  if (name == "raw") return Format::raw;
-  throw Error(ExitCode::usage, "-o must be text, json or raw");
-}
-
 class Command {
  public:
   Command(const GlobalOptions& globals, const Options& options, const std::string& output)
       : globals_(globals),
         o_(options),
-        format_(pick_format(options, output)),
+        writer_(options.format, output, globals.color_stdout()),
         inbox_(options.max_queue) {}
 
   int run() {
@@ -344,7 +333,6 @@ class Command {
                   "--share '" + o_.share + "': a group name cannot hold '/', '+' or '#'");
     }
     conditions_ = where::parse_all(o_.where);
-    if (o_.format_template) template_.emplace(*o_.format_template);
     target_ = target::resolve(globals_, "sub");
     auto& settings = target_.connection;
     // The broker entry's defaults (seed 002: qos, use_shared_subscriptions + shared_group); the
@@ -379,8 +367,6 @@ class Command {
       }
     }
     tty_ = util::is_tty(stdout);
-    style_.color = format_ == Format::text && globals_.color_stdout();
-    style_.pretty = o_.pretty;
   }
 
   // A durable session ended by -C or --retained-only: what comes after the end must stay with the
@@ -591,32 +577,21 @@ class Command {
       stop_reason_ = "retained";
       return false;
     }
-    bool need_json = !conditions_.empty() || validate_ != envelope::Kind::none ||
-                     (template_ && template_->needs_json());
+    bool need_json =
+        !conditions_.empty() || validate_ != envelope::Kind::none || writer_.needs_json();
     record::Json payload;
     if (need_json) payload = util::parse_json(m.payload);
     if (!selected(m, payload)) return true;
     std::vector<std::string> errors;
     if (validate_ != envelope::Kind::none)
       errors = envelope::validate_payload(validate_, m.payload, payload);
-    std::string received_at;
-    if (format_ != Format::text && format_ != Format::raw)
-      received_at = util::rfc3339_ms(item.received);
-    switch (format_) {
-      case Format::json:
-        append_json(m, received_at, errors);
-        break;
-      case Format::raw:
-        out_ += m.payload;
-        out_.push_back('\n');
-        break;
-      case Format::templated:
-        template_->render(out_, m, received_at, payload.is_discarded() ? nullptr : &payload);
-        break;
-      case Format::text:
-        append_text_line(out_, m, item.received, style_, verdict(errors));
-        break;
+    record::Json validation;  // (null, no allocation, without --validate)
+    if (validate_ != envelope::Kind::none) {
+      validation["valid"] = errors.empty();
+      validation["errors"] = errors;
     }
+    writer_.append(out_, m, item.received, &payload, validation.is_null() ? nullptr : &validation,
+                   verdict(errors));
     message_ends_.push_back(out_.size());
     if (record_ != nullptr) write_record(m, item.received);
     received_++;
@@ -630,36 +605,10 @@ class Command {
 
   std::string verdict(const std::vector<std::string>& errors) const {
     if (validate_ == envelope::Kind::none) return {};
-    if (errors.empty()) return util::paint("✓ valid", util::Color::green, style_.color);
+    if (errors.empty()) return util::paint("✓ valid", util::Color::green, writer_.color());
     std::string text = "✗ invalid: ";
     for (size_t i = 0; i < errors.size(); ++i) text += (i ? "; " : "") + errors[i];
-    return util::paint(text, util::Color::red, style_.color);
-  }
-
-  void append_json(const dtbus::ReceivedMessage& m, const std::string& received_at,
-                   const std::vector<std::string>& errors) {
-    if (o_.pretty) {
-      record::Json r = record::to_record(m, received_at);
-      add_validation(r, errors);
-      out_ += r.dump(2, ' ', false, record::Json::error_handler_t::replace);
-      out_.push_back('\n');
-      return;
-    }
-    record::append_record_line(out_, m, received_at);
-    if (validate_ == envelope::Kind::none) return;
-    out_.resize(out_.size() - 2);  // reopen the object: drop "}\n"
-    record::Json extra = record::Json::object();
-    add_validation(extra, errors);
-    std::string tail = extra.dump(-1, ' ', false, record::Json::error_handler_t::replace);
-    out_ += ",";
-    out_.append(tail, 1, tail.size() - 1);  // `"valid":...,"errors":[...]}`
-    out_.push_back('\n');
-  }
-
-  void add_validation(record::Json& r, const std::vector<std::string>& errors) const {
-    if (validate_ == envelope::Kind::none) return;
-    r["valid"] = errors.empty();
-    r["errors"] = errors;
+    return util::paint(text, util::Color::red, writer_.color());
   }
 
   void write_record(const dtbus::ReceivedMessage& m, SystemClock::time_point received) {
@@ -698,14 +647,12 @@ class Command {
 
   const GlobalOptions& globals_;
   const Options& o_;
-  Format format_;
+  MessageWriter writer_;
   target::Target target_;
   std::vector<std::string> filters_;
   int qos_ = 0;
   envelope::Kind validate_ = envelope::Kind::none;
   std::vector<where::Condition> conditions_;
-  std::optional<Template> template_;
-  TextStyle style_;
   bool tty_ = false;
   std::FILE* record_ = nullptr;
   bool durable_ = false;    // --session

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dtbus/commands/invocation.hpp"
+#include "dtbus/commands/message_format.hpp"
 #include "dtbus/util/export.hpp"
 
 DTBUS_PUBLIC_BEGIN
@@ -23,10 +24,9 @@ struct Options {
   std::optional<int> qos;            // default 0, 1 with --session
   // -q given once per filter (mqtt-cli style): the QoS of each filter in order; overrides qos.
   std::vector<int> qos_per_filter;
-  std::optional<uint64_t> count;               // -C
-  std::optional<double> wait_s;                // -W
-  std::optional<std::string> format_template;  // -F
-  bool pretty = false;
+  std::optional<uint64_t> count;  // -C
+  std::optional<double> wait_s;   // -W
+  MessageFormatOptions format;    // -F, --pretty
   bool no_retained = false;
   bool retained_only = false;
   std::vector<std::string> where;
