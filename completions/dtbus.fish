@@ -55,7 +55,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from pub' -l correlation-id -d 'cor
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l on-invalid -d 'Invalid JSON where JSON is required: fail (exit 2 naming the line) or skip (report, go on)' -x -a 'fail skip'
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l failed-out -d 'Where messages not delivered go, as --jsonl records, mode 0600; created before publishing (default ./dtbus-pub-failed-<pid>.jsonl)' -r -F
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l timeout -d 'Give up after S seconds without acknowledgement progress (exit 7)' -x
-complete -c dtbus -n '__fish_seen_subcommand_from pub' -l window -d 'Messages in flight before waiting for acknowledgements (default 64)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -l window -d 'QoS 1/2 messages in flight before waiting for acknowledgements (default 64)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l topic-alias -d 'MQTT 5: send a topic once, then only its alias (QoS 0 streams: -l, --jsonl, --repeat), when the broker allows aliases'
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s m -l message -d 'Publish MSG as one message' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s f -l file -d 'Publish the whole file as one message' -r -F
@@ -116,7 +116,7 @@ complete -c dtbus-pub -l correlation-id -d 'correlation_id of the dt envelope' -
 complete -c dtbus-pub -l on-invalid -d 'Invalid JSON where JSON is required: fail (exit 2 naming the line) or skip (report, go on)' -x -a 'fail skip'
 complete -c dtbus-pub -l failed-out -d 'Where messages not delivered go, as --jsonl records, mode 0600; created before publishing (default ./dtbus-pub-failed-<pid>.jsonl)' -r -F
 complete -c dtbus-pub -l timeout -d 'Give up after S seconds without acknowledgement progress (exit 7)' -x
-complete -c dtbus-pub -l window -d 'Messages in flight before waiting for acknowledgements (default 64)' -x
+complete -c dtbus-pub -l window -d 'QoS 1/2 messages in flight before waiting for acknowledgements (default 64)' -x
 complete -c dtbus-pub -l topic-alias -d 'MQTT 5: send a topic once, then only its alias (QoS 0 streams: -l, --jsonl, --repeat), when the broker allows aliases'
 complete -c dtbus-pub -s m -l message -d 'Publish MSG as one message' -x
 complete -c dtbus-pub -s f -l file -d 'Publish the whole file as one message' -r -F
