@@ -1054,6 +1054,18 @@ bool Connection::wait_connected(std::chrono::milliseconds timeout) const {
   return impl_->is_connected && !impl_->stopping;
 }
 
+bool Connection::wait_written(std::chrono::milliseconds limit,
+                              const std::function<bool()>& stop_waiting) {
+  auto deadline = Clock::now() + limit;
+  // libmosquitto tells nobody when its queue empties: look every millisecond (this is for
+  // leaving, after the last message; it waits a write or two).
+  while (mosquitto_want_write(impl_->mosq)) {
+    if (!impl_->is_connected || stop_waiting() || Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 int Connection::publish(const std::string& topic, std::string_view payload, int qos, bool retain,
                         const MessageProperties& properties) {
   Impl& impl = *impl_;

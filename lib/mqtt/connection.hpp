@@ -63,6 +63,11 @@ class Connection : public Transport {
   std::vector<int> subscribe(const std::vector<Subscription>& subscriptions);
   void unsubscribe(const std::vector<std::string>& filters);
 
+  // Waits until libmosquitto has handed every queued packet (such as the PUBACKs of messages
+  // received so far) to the socket; gives up when the link is down, `stop_waiting()` is true or
+  // `limit` passes. True when everything was written. For leaving without disconnect().
+  bool wait_written(std::chrono::milliseconds limit, const std::function<bool()>& stop_waiting);
+
   // Sends DISCONNECT after everything already queued and stops the network thread. A clean
   // MQTT 5 session is dropped at the broker; a durable one keeps its configured expiry.
   // Returns within a few seconds even when the broker does not read (the socket is closed).

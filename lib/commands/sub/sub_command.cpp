@@ -38,6 +38,8 @@ using Clock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
+// How long sub, leaving at a durable session's exact end, waits for its last PUBACKs to be written.
+constexpr auto kPubackFlushLimit = std::chrono::milliseconds(2000);
 // Output is written when the inbox runs dry, or once this much is pending (a steady stream).
 constexpr size_t kMaxBuffered = 64 * 1024;
 
@@ -416,6 +418,11 @@ class Command {
       inbox_.freeze();
       print_queued();
       status = exit_status(stop_reason);
+      // The PUBACKs of what was printed are queued before each message reached us, and written
+      // by the network thread after it: leaving at once could leave the last of them unwritten,
+      // and the broker would send that message again. A thread held on the next message writes
+      // nothing more (that PUBACK is queued too), so the broker sends both again: at-least-once.
+      connection.wait_written(kPubackFlushLimit, [&] { return inbox_.held(); });
     } catch (const std::exception& e) {
       print_error("sub", e.what());
       const auto* error = dynamic_cast<const Error*>(&e);
