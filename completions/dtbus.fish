@@ -28,7 +28,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from pub' -l psk -d 'TLS-PSK key in
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from pub' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from pub' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from pub' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -89,7 +89,7 @@ complete -c dtbus-pub -l psk -d 'TLS-PSK key in hex (instead of certificates; wi
 complete -c dtbus-pub -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-pub -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-pub -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-pub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-pub -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-pub -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-pub -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-pub -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -151,7 +151,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from sub' -l psk -d 'TLS-PSK key in
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from sub' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from sub' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from sub' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -205,7 +205,7 @@ complete -c dtbus-sub -l psk -d 'TLS-PSK key in hex (instead of certificates; wi
 complete -c dtbus-sub -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-sub -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-sub -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-sub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-sub -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-sub -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-sub -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-sub -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -261,7 +261,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l psk -d 'TLS-PSK key in
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from dlq' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from dlq' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -299,7 +299,7 @@ complete -c dtbus-dlq -l psk -d 'TLS-PSK key in hex (instead of certificates; wi
 complete -c dtbus-dlq -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-dlq -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-dlq -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-dlq -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-dlq -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-dlq -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-dlq -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-dlq -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -376,7 +376,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from replay' -l psk -d 'TLS-PSK key
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from replay' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from replay' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from replay' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -433,7 +433,7 @@ complete -c dtbus-replay -l psk -d 'TLS-PSK key in hex (instead of certificates;
 complete -c dtbus-replay -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-replay -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-replay -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-replay -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-replay -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-replay -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-replay -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-replay -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -491,7 +491,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from token' -l psk -d 'TLS-PSK key 
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from token' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from token' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from token' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -533,7 +533,7 @@ complete -c dtbus-token -l psk -d 'TLS-PSK key in hex (instead of certificates; 
 complete -c dtbus-token -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-token -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-token -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-token -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-token -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-token -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-token -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-token -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -576,7 +576,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from config' -l psk -d 'TLS-PSK key
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from config' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from config' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from config' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -614,7 +614,7 @@ complete -c dtbus-config -l psk -d 'TLS-PSK key in hex (instead of certificates;
 complete -c dtbus-config -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-config -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-config -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-config -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-config -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-config -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-config -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-config -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -665,7 +665,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from top' -l psk -d 'TLS-PSK key in
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from top' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from top' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from top' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -707,7 +707,7 @@ complete -c dtbus-top -l psk -d 'TLS-PSK key in hex (instead of certificates; wi
 complete -c dtbus-top -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-top -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-top -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-top -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-top -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-top -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-top -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-top -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -749,7 +749,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from bench' -l psk -d 'TLS-PSK key 
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from bench' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from bench' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from bench' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -804,7 +804,7 @@ complete -c dtbus-bench -l psk -d 'TLS-PSK key in hex (instead of certificates; 
 complete -c dtbus-bench -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-bench -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-bench -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-bench -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-bench -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-bench -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-bench -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-bench -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -861,7 +861,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from probe' -l psk -d 'TLS-PSK key 
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from probe' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from probe' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from probe' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -905,7 +905,7 @@ complete -c dtbus-probe -l psk -d 'TLS-PSK key in hex (instead of certificates; 
 complete -c dtbus-probe -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-probe -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-probe -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-probe -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-probe -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-probe -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-probe -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-probe -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -949,7 +949,7 @@ complete -c dtbus -n '__fish_seen_subcommand_from rr' -l psk -d 'TLS-PSK key in 
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus -n '__fish_seen_subcommand_from rr' -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus -n '__fish_seen_subcommand_from rr' -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus -n '__fish_seen_subcommand_from rr' -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x
@@ -998,7 +998,7 @@ complete -c dtbus-rr -l psk -d 'TLS-PSK key in hex (instead of certificates; wit
 complete -c dtbus-rr -l psk-identity -d 'TLS-PSK identity (the broker\'s psk_file user)' -x
 complete -c dtbus-rr -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[user[:password]@]host[:port]' -x
 complete -c dtbus-rr -s V -l protocol -d 'MQTT version: 5, 311 (3.1.1) or 31 (3.1) (default 5, then 311 if refused)' -x -a '5 311 31'
-complete -c dtbus-rr -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c dtbus-rr -s k -l keepalive -d 'Keepalive in seconds, 0 (off) or 5..65535 (default 60)' -x
 complete -c dtbus-rr -l connect-timeout -d 'Connect timeout in seconds (default 10)' -x
 complete -c dtbus-rr -l retry -d 'Retry a failed first connect N times, backing off (default 0: exit 4 at once)' -x
 complete -c dtbus-rr -l retry-for -d 'Keep retrying the first connect this long (30s, 2m, 1h; seconds if bare)' -x

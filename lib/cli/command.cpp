@@ -15,6 +15,7 @@
 
 #include "dtbus/cli/command.hpp"
 #include "dtbus/cli/docs.hpp"
+#include "dtbus/config/config.hpp"
 #include "dtbus/core/error.hpp"
 #include "dtbus/util/terminal.hpp"
 #include "dtbus/version.hpp"
@@ -106,9 +107,18 @@ void add_global_options(CLI::App& app, GlobalOptions& g, const std::vector<std::
       ->type_name("5|311|31")
       ->check(CLI::IsMember({5, 311, 31}))
       ->group(kGlobalGroup);
-  app.add_option("-k,--keepalive", g.keepalive, "Keepalive in seconds (default 60)")
+  app.add_option("-k,--keepalive", g.keepalive,
+                 "Keepalive in seconds, 0 (off) or 5..65535 (default 60)")
       ->type_name("S")
       ->check(CLI::Range(0, 65535))
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            int seconds = std::stoi(value);  // a number: the range check ran first
+            return seconds > 0 && seconds < config::kMinKeepalive
+                       ? "libmosquitto takes 0 (off) or 5..65535 seconds, not " + value
+                       : std::string();
+          },
+          "", "keepalive"))
       ->group(kGlobalGroup);
   app.add_option("--connect-timeout", g.connect_timeout, "Connect timeout in seconds (default 10)")
       ->type_name("S")

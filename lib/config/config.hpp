@@ -147,6 +147,8 @@ LoadResult load_string(std::string_view yaml, const std::string& file_label,
 // Configs larger than this are refused (exit 3) before parsing: the YAML node tree takes about
 // fifty times the file's size, and a real brokers.yaml is a few kilobytes.
 inline constexpr size_t kMaxConfigBytes = 1024 * 1024;
+// The shortest keepalive libmosquitto takes (0 turns it off; it refuses 1..4 seconds).
+inline constexpr int kMinKeepalive = 5;
 
 // CELINE's environment (seed 000) fills what a broker entry leaves unset (no key, or empty after
 // expansion): MQTT_HOST, MQTT_PORT, and, without a token_provider, MQTT_USERNAME and

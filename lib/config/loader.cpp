@@ -624,6 +624,10 @@ class Loader {
       error(seen.at("shared_group").path, seen.at("shared_group").value_at,
             "a group name cannot hold '/', '+' or '#', got " + quote(b.shared_group));
     }
+    if (b.keepalive > 0 && b.keepalive < kMinKeepalive) {  // libmosquitto refuses 1..4
+      error(seen.at("keepalive").path, seen.at("keepalive").value_at,
+            "0 (off) or 5..65535 seconds, got " + std::to_string(b.keepalive));
+    }
     if (b.use_shared_subscriptions && b.shared_group.empty()) {
       const Field& flag = seen.at("use_shared_subscriptions");
       error(flag.path, flag.value_at, "true needs a shared_group");

@@ -169,7 +169,7 @@ const Section<BrokerSettings>& broker_config() {
                     .arg = "SECONDS",
                     .min = 0,
                     .max = 65535,
-                    .description = "Keepalive interval, 0..65535; 0 disables it."},
+                    .description = "Keepalive interval, 0 (off) or 5..65535."},
            .member = &BrokerSettings::keepalive},
           {.info = {.name = "clean_session",
                     .kind = Kind::boolean,

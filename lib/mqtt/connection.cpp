@@ -484,6 +484,10 @@ struct Connection::Impl {
       std::string refused = certificate_check->last_failure();
       if (!refused.empty()) return "TLS: " + refused;
     }
+    if (rc == MOSQ_ERR_KEEPALIVE) {  // libmosquitto 2.0.11 has no text for it ("Unknown error.")
+      return "no answer from the broker within the keepalive (" +
+             std::to_string(settings.keepalive) + " s)";
+    }
     return mosquitto_strerror(rc);
   }
 

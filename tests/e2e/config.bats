@@ -103,6 +103,15 @@ YAML
   assert_output --regexp 'brokers\.yaml:5:[0-9]+: error: .*SOME_HOST'
 }
 
+@test "keepalive 1..4 (libmosquitto refuses them): exit 3 naming the line in a file, exit 2 for -k" {
+  printf 'brokers:\n  a:\n    type: mqtt\n    config:\n      host: localhost\n      keepalive: 3\n' > short.yaml
+  run -3 dtbus config test -c short.yaml
+  assert_output --regexp 'short\.yaml:6:[0-9]+: error: brokers\.a\.config\.keepalive: 0 \(off\) or 5\.\.65535 seconds, got 3'
+  run -2 --separate-stderr dtbus pub -k 4 -t x -m y
+  [[ $stderr == *"libmosquitto takes 0 (off) or 5..65535 seconds, not 4"* ]] || fail "$stderr"
+  run -2 dtbus pub -k 70000 -t x -m y
+}
+
 @test "a missing config file is exit 3 naming it" {
   run -3 --separate-stderr dtbus config test -c /nonexistent/brokers.yaml
   [[ $stderr$output == *"/nonexistent/brokers.yaml"* ]]

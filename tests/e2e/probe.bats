@@ -264,6 +264,6 @@ probe_failed() {
   local out
   out=$(cat "$PROBE_OUT")
   jq -e '.ok == false and .failed == ["qos1"]' <<<"$out"
-  jq -e '.checks.qos1.detail | startswith("connection lost: ") and endswith("(not back within 1 s)")' <<<"$out"
+  jq -e '.checks.qos1.detail | startswith("connection lost: no answer from the broker within the keepalive (5 s)") and endswith("(not back within 1 s)")' <<<"$out"
   jq -e '[.checks.qos2, .checks.mqtt5] | all(.status == "skip" and (.detail | startswith("not run: ")))' <<<"$out"
 }
